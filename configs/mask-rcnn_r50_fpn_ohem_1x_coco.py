@@ -1,0 +1,15 @@
+# Mask R-CNN with the batch-level OHEM head: boxes are mined by their box
+# loss; the mask branch trains on the positives among the picks.
+_base_ = 'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py'
+custom_imports = dict(imports=['mmdet_ohem'], allow_failed_imports=False)
+
+model = dict(
+    roi_head=dict(type='OHEMRoIHead'),
+    train_cfg=dict(
+        rcnn=dict(
+            sampler=dict(
+                _delete_=True,
+                type='LossRankedOHEMSampler',
+                num=64,
+                pos_fraction=None,
+                nms_thr=0.7))))

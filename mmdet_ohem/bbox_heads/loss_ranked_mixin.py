@@ -1,0 +1,98 @@
+"""Per-RoI ranking loss for any MMDetection ``BBoxHead``.
+
+OHEM (`arXiv:1604.03540 <https://arxiv.org/abs/1604.03540>`_) ranks RoIs by
+their full Fast R-CNN loss: classification plus box regression (the box term
+only for foreground). The loss functions are the head's own ``loss_cls`` and
+``loss_bbox`` with ``reduction_override='none'``, so their ``loss_weight``,
+``reg_decoded_bbox`` and IoU-type box losses are honoured.
+"""
+from typing import Optional
+
+import torch
+from mmdet.structures.bbox import get_box_tensor
+from torch import Tensor
+
+RANKINGS = ('cls', 'cls+bbox')
+
+
+def check_ranking(ranking: str) -> None:
+    """Raise a ``ValueError`` for an unknown ``ranking`` key."""
+    if ranking not in RANKINGS:
+        raise ValueError(
+            f'`ranking` must be one of {RANKINGS}, got {ranking!r}')
+
+
+def _per_roi(loss: Tensor, num_rois: int, key: str) -> Tensor:
+    """Reduce an unreduced loss to one value per RoI, or say why not."""
+    if isinstance(loss, Tensor) and loss.dim() >= 1 and \
+            loss.shape[0] == num_rois:
+        # (n, C) per-class terms (sigmoid CE / Focal) or (n, 4) per-coord
+        # terms (smooth-L1) add up to the RoI's loss.
+        return loss.reshape(num_rois, -1).sum(dim=1)
+    shape = tuple(loss.shape) if isinstance(loss, Tensor) else type(loss)
+    raise ValueError(
+        f'OHEM needs one loss value per RoI, but `bbox_head.{key}` returned '
+        f'{shape} for {num_rois} RoIs with reduction_override="none". Set '
+        f'`bbox_head.{key}` to a loss that honours reduction_override '
+        '(e.g. CrossEntropyLoss, FocalLoss, SmoothL1Loss, L1Loss, GIoULoss).')
+
+
+class LossRankedBBoxHeadMixin:
+    """Adds :meth:`ranking_loss` to a ``BBoxHead`` (e.g. ConvFCBBoxHead).
+
+    Works on any head with mmdet's ``BBoxHead`` attributes, so OHEM code
+    calls it unbound on a plain ``Shared2FCBBoxHead`` too.
+    """
+
+    def ranking_loss(self,
+                     cls_score: Tensor,
+                     bbox_pred: Optional[Tensor],
+                     rois: Tensor,
+                     labels: Tensor,
+                     bbox_targets: Tensor,
+                     bbox_weights: Tensor,
+                     ranking: str = 'cls+bbox') -> Tensor:
+        """Per-RoI loss used to rank candidates (no reduction).
+
+        Args:
+            cls_score (Tensor): Class scores, shape (n, cls_channels).
+            bbox_pred (Tensor, optional): Box deltas, shape (n, 4) when
+                class-agnostic, else (n, 4 * num_classes).
+            rois (Tensor): RoIs, shape (n, 5), first column the image index.
+            labels (Tensor): Targets in [0, num_classes]; ``num_classes`` is
+                background.
+            bbox_targets (Tensor): Regression targets, shape (n, reg_dim).
+            bbox_weights (Tensor): Regression weights, shape (n, reg_dim).
+            ranking (str): ``'cls+bbox'`` (the paper) or ``'cls'`` (as
+                MMDetection's ``OHEMSampler``).
+
+        Returns:
+            Tensor: ``loss_cls + loss_bbox`` of each RoI, shape (n, ); the box
+            term is 0 for background RoIs and with ``ranking='cls'``.
+        """
+        check_ranking(ranking)
+        num_rois = cls_score.shape[0]
+        loss = _per_roi(
+            self.loss_cls(
+                cls_score, labels, cls_score.new_ones(num_rois),
+                reduction_override='none'), num_rois, 'loss_cls')
+        if ranking == 'cls' or bbox_pred is None:
+            return loss
+
+        pos = (labels >= 0) & (labels < self.num_classes)
+        if not pos.any():
+            return loss
+        pos_pred = bbox_pred[pos]
+        if self.reg_decoded_bbox:
+            pos_pred = get_box_tensor(
+                self.bbox_coder.decode(rois[pos, 1:], pos_pred))
+        if not self.reg_class_agnostic:
+            pos_pred = pos_pred.view(pos_pred.shape[0], self.num_classes,
+                                     -1)[torch.arange(pos_pred.shape[0]),
+                                         labels[pos]]
+        loss_bbox = _per_roi(
+            self.loss_bbox(
+                pos_pred, bbox_targets[pos], bbox_weights[pos],
+                reduction_override='none'), int(pos.sum()), 'loss_bbox')
+        return loss.index_add(0, pos.nonzero(as_tuple=True)[0],
+                              loss_bbox.to(loss.dtype))

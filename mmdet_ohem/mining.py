@@ -1,0 +1,190 @@
+"""Hard-example selection: the one place where OHEM decides what to keep.
+
+Online Hard Example Mining, Shrivastava, Gupta and Girshick, CVPR 2016,
+`arXiv:1604.03540 <https://arxiv.org/abs/1604.03540>`_: every candidate RoI
+gets a loss from a readonly pass of the RoI head; near-duplicates are removed
+by NMS with the loss as score (their losses are correlated, so they would
+count the same mistake twice); then the hardest ``num`` per image are kept,
+with no foreground quota. ``pos_fraction`` / ``neg_pos_ub`` reproduce
+MMDetection's quota-keeping ``OHEMSampler`` for side-by-side runs.
+
+Everything here is a pure function of tensors, so the sampler, the batch
+RoI head and the tests all call the same code.
+"""
+from typing import Optional
+
+import torch
+from mmcv.ops import batched_nms
+from torch import Tensor
+
+SCOPES = ('image', 'batch')
+
+
+def check_mining_args(num: int,
+                      nms_thr: Optional[float] = None,
+                      pos_fraction: Optional[float] = None,
+                      neg_pos_ub: float = -1,
+                      scope: str = 'image') -> None:
+    """Raise a ``ValueError`` naming the key of a bad mining setting.
+
+    Args:
+        num (int): RoIs kept per image (``scope='image'``) or per image on
+            average (``scope='batch'``).
+        nms_thr (float, optional): IoU threshold of the NMS by loss, in
+            (0, 1]; ``None`` disables NMS.
+        pos_fraction (float, optional): Upper bound of the foreground share,
+            in [0, 1]; ``None`` ranks all candidates together (the paper).
+        neg_pos_ub (float): Upper bound of negatives per positive; ``-1``
+            means none. Only used with ``pos_fraction``.
+        scope (str): ``'image'`` or ``'batch'``.
+    """
+    if isinstance(num, bool) or not isinstance(num, int) or num <= 0:
+        raise ValueError(f'`num` must be a positive int, got {num!r}')
+    if nms_thr is not None and not 0 < nms_thr <= 1:
+        raise ValueError(
+            f'`nms_thr` must be in (0, 1] or None (no NMS), got {nms_thr!r}')
+    if pos_fraction is not None and not 0 <= pos_fraction <= 1:
+        raise ValueError('`pos_fraction` must be in [0, 1] or None (no '
+                         f'quota), got {pos_fraction!r}')
+    if scope not in SCOPES:
+        raise ValueError(f'`scope` must be one of {SCOPES}, got {scope!r}')
+    if neg_pos_ub is None or (neg_pos_ub < 0 and neg_pos_ub != -1):
+        raise ValueError(
+            f'`neg_pos_ub` must be >= 0 or -1 (no bound), got {neg_pos_ub!r}')
+
+
+def nms_by_loss(losses: Tensor, boxes: Tensor, img_inds: Tensor,
+                nms_thr: float) -> Tensor:
+    """Indices that survive per-image NMS with the loss as score.
+
+    Ties in the loss are broken by the lower index, so the result does not
+    depend on the sort of the NMS kernel.
+
+    Args:
+        losses (Tensor): Per-RoI loss, shape (n, ).
+        boxes (Tensor): RoIs as (x1, y1, x2, y2), shape (n, 4).
+        img_inds (Tensor): Image of each RoI, shape (n, ).
+        nms_thr (float): IoU above which the lower-loss RoI is dropped.
+
+    Returns:
+        Tensor: Surviving indices, in descending loss order (ties: ascending
+        index).
+    """
+    if losses.numel() == 0:
+        return img_inds.new_zeros((0, ), dtype=torch.long)
+    order = torch.sort(losses, descending=True, stable=True)[1]
+    # Strictly decreasing scores encode the stable order for the kernel.
+    rank_scores = torch.arange(
+        order.numel(), 0, -1, dtype=torch.float32, device=losses.device)
+    _, keep = batched_nms(boxes[order].float(), rank_scores, img_inds[order],
+                          dict(type='nms', iou_threshold=float(nms_thr)))
+    return order[keep.sort()[0]]
+
+
+def _top_k_per_group(order: Tensor, groups: Tensor, k: Tensor) -> Tensor:
+    """Keep the first ``k[g]`` entries of each group, preserving order.
+
+    Args:
+        order (Tensor): Candidate indices, best first.
+        groups (Tensor): Group id of each entry of ``order``.
+        k (Tensor): Quota per group id.
+
+    Returns:
+        Tensor: The kept entries of ``order``, best first within a group.
+    """
+    if order.numel() == 0:
+        return order
+    # Rank within the group = position among the entries of the same group.
+    by_group = torch.sort(groups, stable=True)[1]
+    sorted_groups = groups[by_group]
+    starts = torch.searchsorted(sorted_groups, sorted_groups, right=False)
+    rank = torch.empty_like(by_group)
+    rank[by_group] = torch.arange(
+        order.numel(), device=order.device) - starts
+    return order[rank < k[groups]]
+
+
+def select_hard_examples(losses: Tensor,
+                         boxes: Tensor,
+                         img_inds: Tensor,
+                         num: int,
+                         nms_thr: Optional[float] = 0.7,
+                         scope: str = 'image',
+                         is_pos: Optional[Tensor] = None,
+                         pos_fraction: Optional[float] = None,
+                         neg_pos_ub: float = -1,
+                         num_imgs: Optional[int] = None) -> Tensor:
+    """Pick the hardest RoIs: NMS by loss, then top-``num`` per image.
+
+    RoIs whose loss is NaN or infinite are never picked.
+
+    Args:
+        losses (Tensor): Per-RoI ranking loss, shape (n, ).
+        boxes (Tensor): RoIs as (x1, y1, x2, y2), shape (n, 4).
+        img_inds (Tensor): Image index of each RoI, shape (n, ), int.
+        num (int): RoIs kept per image; with ``scope='batch'`` the batch
+            keeps ``num * num_imgs`` RoIs wherever they are.
+        nms_thr (float, optional): IoU threshold of the NMS by loss;
+            ``None`` disables it. Defaults to 0.7 (the paper).
+        scope (str): ``'image'`` (the paper) or ``'batch'``.
+        is_pos (Tensor, optional): Foreground mask, shape (n, ); needed only
+            with ``pos_fraction``.
+        pos_fraction (float, optional): At most ``int(num * pos_fraction)``
+            positives per image (per batch with ``scope='batch'``), the rest
+            negatives, as in MMDetection's samplers. ``None``: no quota.
+        neg_pos_ub (float): With a quota, at most
+            ``int(neg_pos_ub * max(1, num_pos))`` negatives; -1: no bound.
+        num_imgs (int, optional): Number of images in the batch; defaults to
+            ``img_inds.max() + 1``.
+
+    Returns:
+        Tensor: Kept indices into ``losses``, grouped by image (ascending)
+        and in descending loss order within an image. Fewer than ``num`` per
+        image when fewer candidates survive; empty for empty input.
+    """
+    check_mining_args(num, nms_thr, pos_fraction, neg_pos_ub, scope)
+    n = losses.numel()
+    if not (boxes.shape == (n, 4) and img_inds.shape == (n, )):
+        raise ValueError('losses (n,), boxes (n, 4) and img_inds (n,) must '
+                         f'match; got {tuple(losses.shape)}, '
+                         f'{tuple(boxes.shape)}, {tuple(img_inds.shape)}')
+    if pos_fraction is not None and (is_pos is None
+                                     or is_pos.shape != (n, )):
+        raise ValueError('`pos_fraction` needs `is_pos` of shape (n,)')
+    img_inds = img_inds.long()
+    if num_imgs is None:
+        num_imgs = int(img_inds.max()) + 1 if n else 0
+
+    finite = torch.nonzero(torch.isfinite(losses), as_tuple=True)[0]
+    if nms_thr is None:
+        order = finite[torch.sort(
+            losses[finite], descending=True, stable=True)[1]]
+    else:
+        order = finite[nms_by_loss(losses[finite], boxes[finite],
+                                   img_inds[finite], nms_thr)]
+
+    # Under 'batch' scope all images share one group and one budget.
+    if scope == 'image':
+        groups, num_groups, budget = img_inds[order], num_imgs, num
+    else:
+        groups = torch.zeros_like(order)
+        num_groups, budget = 1, num * num_imgs
+
+    if pos_fraction is None:
+        k = torch.full((num_groups, ), budget, device=order.device)
+        kept = _top_k_per_group(order, groups, k)
+    else:
+        pos = is_pos[order].bool()
+        num_pos = torch.bincount(groups[pos], minlength=num_groups)
+        k_pos = num_pos.clamp(max=int(budget * pos_fraction))
+        k_neg = budget - k_pos
+        if neg_pos_ub >= 0:
+            k_neg = k_neg.clamp(max=(neg_pos_ub * k_pos.clamp(min=1)).long())
+        kept_pos = _top_k_per_group(order[pos], groups[pos], k_pos)
+        kept_neg = _top_k_per_group(order[~pos], groups[~pos], k_neg)
+        kept = torch.cat([kept_pos, kept_neg])
+        # Back to descending-loss order before grouping by image.
+        kept = kept[torch.sort(
+            losses[kept], descending=True, stable=True)[1]]
+    # Group by image, keeping the loss order inside each image.
+    return kept[torch.sort(img_inds[kept], stable=True)[1]]

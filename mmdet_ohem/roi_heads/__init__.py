@@ -1,0 +1,3 @@
+from .ohem_roi_head import OHEMRoIHead
+
+__all__ = ['OHEMRoIHead']

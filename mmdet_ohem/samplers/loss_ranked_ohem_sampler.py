@@ -1,0 +1,278 @@
+"""Paper-faithful OHEM as an MMDetection sampler."""
+import warnings
+from typing import List, NamedTuple, Optional
+
+import torch
+from mmdet.models.task_modules.assigners import AssignResult
+from mmdet.models.task_modules.samplers import BaseSampler, SamplingResult
+from mmdet.registry import TASK_UTILS
+from mmdet.structures.bbox import bbox2roi, cat_boxes, get_box_tensor
+from mmengine.config import ConfigDict
+from mmengine.structures import InstanceData
+from torch import Tensor
+
+from ..bbox_heads.loss_ranked_mixin import (LossRankedBBoxHeadMixin,
+                                            check_ranking)
+from ..mining import check_mining_args, select_hard_examples
+
+
+class Candidates(NamedTuple):
+    """Every RoI of one image that OHEM may pick (ignored ones excluded).
+
+    ``result`` holds all positives then all negatives, in the order that
+    ``bbox2roi([c.result.priors for c in batch])`` feeds the RoI head.
+    """
+    result: SamplingResult
+    priors: Tensor
+    gt_bboxes: Tensor
+    assign_result: AssignResult
+    gt_flags: Tensor
+
+
+@TASK_UTILS.register_module()
+class LossRankedOHEMSampler(BaseSampler):
+    """Online Hard Example Mining as in the paper, `Training Region-based
+    Object Detectors with Online Hard Example Mining
+    <https://arxiv.org/abs/1604.03540>`_.
+
+    A drop-in for MMDetection's ``OHEMSampler`` (same keys, same
+    ``context``). What differs, each switchable for comparisons:
+
+    - ``ranking='cls+bbox'``: RoIs are ranked by CE + box loss, not CE only;
+    - ``nms_thr=0.7``: NMS with the loss as score removes near-duplicates;
+    - ``pos_fraction=None``: no foreground quota (all candidates compete);
+    - one readonly head pass over all candidates of the image instead of
+      one for the positives and one for the negatives.
+
+    With ``ranking='cls', nms_thr=None`` and a ``pos_fraction`` it picks
+    exactly what ``OHEMSampler`` picks. ``OHEMRoIHead`` uses
+    :meth:`candidates`, :meth:`rank` and :meth:`select` to mine the whole
+    batch with one RoI feature extraction.
+
+    Args:
+        num (int): RoIs kept per image (paper: B/N = 128/2 = 64).
+        pos_fraction (float, optional): Foreground quota; ``None`` = none.
+        context (BaseRoIHead): The RoI head owning this sampler (set by
+            the head through ``default_args``).
+        neg_pos_ub (float): Max negatives per positive with a quota; -1:
+            no bound.
+        add_gt_as_proposals (bool): Add the gt boxes to the candidates.
+        ranking (str): ``'cls+bbox'`` (paper) or ``'cls'`` (mmdet).
+        nms_thr (float, optional): IoU of the NMS by loss; ``None``: off.
+        scope (str): ``'image'`` (top ``num`` of each image, the paper) or
+            ``'batch'`` (top ``num * N`` of the batch; only differs under
+            ``OHEMRoIHead``, which mines the batch at once).
+    """
+
+    def __init__(self,
+                 num: int,
+                 pos_fraction: Optional[float] = None,
+                 context=None,
+                 neg_pos_ub: float = -1,
+                 add_gt_as_proposals: bool = True,
+                 ranking: str = 'cls+bbox',
+                 nms_thr: Optional[float] = 0.7,
+                 scope: str = 'image',
+                 **kwargs) -> None:
+        check_mining_args(num, nms_thr, pos_fraction, neg_pos_ub, scope)
+        check_ranking(ranking)
+        super().__init__(num, pos_fraction, neg_pos_ub, add_gt_as_proposals)
+        if context is None or not hasattr(context, '_bbox_forward'):
+            raise TypeError(
+                f'{type(self).__name__} ranks RoIs with an RoI head\'s bbox '
+                f'head, but it was built for {type(context).__name__}; use '
+                'it only as `train_cfg.rcnn.sampler` (not '
+                '`train_cfg.rpn.sampler`).')
+        self.context = context
+        self.stage = getattr(context, 'current_stage', None)
+        self.ranking = ranking
+        self.nms_thr = nms_thr
+        self.scope = scope
+        self.stats: dict = {}
+        self._warned_non_finite = False
+        check_per_roi_losses(self.bbox_head)
+
+    @property
+    def bbox_head(self):
+        """The bbox head this sampler ranks for (its stage's in a cascade)."""
+        head = self.context.bbox_head
+        return head if self.stage is None else head[self.stage]
+
+    def candidates(self, assign_result: AssignResult,
+                   pred_instances: InstanceData,
+                   gt_instances: InstanceData) -> Candidates:
+        """All positives and negatives of one image, gt boxes first.
+
+        Args:
+            assign_result (AssignResult): Assignment of the priors.
+            pred_instances (InstanceData): Has ``priors`` (proposals).
+            gt_instances (InstanceData): Has ``bboxes`` and ``labels``.
+
+        Returns:
+            Candidates: Every non-ignored RoI of the image.
+        """
+        gt_bboxes = gt_instances.bboxes
+        priors = pred_instances.priors
+        if len(priors.shape) < 2:
+            priors = priors[None, :]
+        gt_flags = priors.new_zeros((priors.shape[0], ), dtype=torch.uint8)
+        if self.add_gt_as_proposals and len(gt_bboxes) > 0:
+            gt_as_priors = gt_bboxes.convert_to(type(priors)) if \
+                hasattr(gt_bboxes, 'convert_to') and \
+                hasattr(priors, 'convert_to') else gt_bboxes
+            priors = cat_boxes([gt_as_priors, priors], dim=0)
+            assign_result.add_gt_(gt_instances.labels)
+            gt_flags = torch.cat([
+                priors.new_ones(len(gt_bboxes), dtype=torch.uint8), gt_flags
+            ])
+        pos_inds = torch.nonzero(assign_result.gt_inds > 0, as_tuple=True)[0]
+        neg_inds = torch.nonzero(assign_result.gt_inds == 0,
+                                 as_tuple=True)[0]
+        result = SamplingResult(pos_inds, neg_inds, priors, gt_bboxes,
+                                assign_result, gt_flags)
+        return Candidates(result, priors, gt_bboxes, assign_result, gt_flags)
+
+    def rank(self, cls_score: Tensor, bbox_pred: Optional[Tensor],
+             rois: Tensor, batch: List[Candidates]) -> Tensor:
+        """Per-RoI ranking loss of the candidates of a batch.
+
+        Args:
+            cls_score (Tensor): Readonly-pass class scores of ``rois``.
+            bbox_pred (Tensor, optional): Readonly-pass box deltas.
+            rois (Tensor): ``bbox2roi`` of the candidates' priors.
+            batch (list[Candidates]): Candidates of each image.
+
+        Returns:
+            Tensor: Loss of each RoI, shape (len(rois), ).
+        """
+        head = self.bbox_head
+        # pos_weight only scales label weights, which ranking ignores.
+        labels, _, bbox_targets, bbox_weights = head.get_targets(
+            [c.result for c in batch], ConfigDict(pos_weight=-1))
+        return LossRankedBBoxHeadMixin.ranking_loss(
+            head, cls_score, bbox_pred, rois, labels, bbox_targets,
+            bbox_weights, ranking=self.ranking)
+
+    def select(self, batch: List[Candidates],
+               losses: Tensor) -> List[SamplingResult]:
+        """Keep the hardest candidates of each image (see ``mining.py``).
+
+        Args:
+            batch (list[Candidates]): Candidates of each image.
+            losses (Tensor): Their ranking losses, in ``rois`` order.
+
+        Returns:
+            list[SamplingResult]: The picks of each image, for the
+            trainable pass.
+        """
+        results = [c.result for c in batch]
+        sizes = [len(r.pos_inds) + len(r.neg_inds) for r in results]
+        boxes = get_box_tensor(cat_boxes([r.priors for r in results]))
+        img_inds = torch.cat([
+            torch.full((n, ), i, dtype=torch.long, device=losses.device)
+            for i, n in enumerate(sizes)
+        ])
+        is_pos = torch.cat([
+            torch.arange(n, device=losses.device) < len(r.pos_inds)
+            for n, r in zip(sizes, results)
+        ])
+        self._warn_non_finite(losses)
+        kept = select_hard_examples(
+            losses, boxes, img_inds, self.num, nms_thr=self.nms_thr,
+            scope=self.scope, is_pos=is_pos, pos_fraction=self.pos_fraction,
+            neg_pos_ub=self.neg_pos_ub, num_imgs=len(batch))
+        self._record_stats(losses, kept, is_pos, boxes.shape[0])
+
+        picked = []
+        offsets = [0] + torch.tensor(sizes).cumsum(0).tolist()
+        for i, c in enumerate(batch):
+            local = kept[img_inds[kept] == i] - offsets[i]
+            num_pos = len(c.result.pos_inds)
+            pos_inds = c.result.pos_inds[local[local < num_pos]]
+            neg_inds = c.result.neg_inds[local[local >= num_pos] - num_pos]
+            # Sorted like BaseSampler's unique(), so results compare 1:1.
+            picked.append(
+                SamplingResult(
+                    pos_inds.sort()[0], neg_inds.sort()[0], c.priors,
+                    c.gt_bboxes, c.assign_result, c.gt_flags))
+        return picked
+
+    def sample(self,
+               assign_result: AssignResult,
+               pred_instances: InstanceData,
+               gt_instances: InstanceData,
+               feats: Optional[List[Tensor]] = None,
+               **kwargs) -> SamplingResult:
+        """Mine one image, as ``StandardRoIHead``/``CascadeRoIHead`` ask.
+
+        Args:
+            assign_result (AssignResult): Assignment of the priors.
+            pred_instances (InstanceData): Has ``priors``.
+            gt_instances (InstanceData): Has ``bboxes`` and ``labels``.
+            feats (list[Tensor]): Multi-level features of this image.
+
+        Returns:
+            SamplingResult: The hardest RoIs of the image.
+        """
+        if feats is None:
+            raise ValueError(f'{type(self).__name__}.sample needs `feats`')
+        cands = self.candidates(assign_result, pred_instances, gt_instances)
+        rois = bbox2roi([cands.result.priors])
+        with torch.no_grad():
+            if self.stage is None:
+                out = self.context._bbox_forward(feats, rois)
+            else:
+                out = self.context._bbox_forward(self.stage, feats, rois)
+            losses = self.rank(out['cls_score'], out['bbox_pred'], rois,
+                               [cands])
+        return self.select([cands], losses)[0]
+
+    def _sample_pos(self, *args, **kwargs):
+        raise NotImplementedError('ranked jointly in `select`')
+
+    def _sample_neg(self, *args, **kwargs):
+        raise NotImplementedError('ranked jointly in `select`')
+
+    def _warn_non_finite(self, losses: Tensor) -> None:
+        """Warn once per sampler that NaN/inf-loss RoIs are being skipped."""
+        if self._warned_non_finite or torch.isfinite(losses).all():
+            return
+        self._warned_non_finite = True
+        warnings.warn(
+            f'{int((~torch.isfinite(losses)).sum())} RoIs have a NaN/inf '
+            'OHEM ranking loss; they are never picked (warned once).')
+
+    def _record_stats(self, losses: Tensor, kept: Tensor, is_pos: Tensor,
+                      num_candidates: int) -> None:
+        """Numbers for ``MiningStatsHook``: what the picks look like."""
+        finite = losses[torch.isfinite(losses)]
+        self.stats = dict(
+            num_candidates=float(num_candidates),
+            num_picked=float(kept.numel()),
+            fg_share=float(is_pos[kept].float().mean()) if kept.numel() else
+            0.,
+            loss_picked=float(losses[kept].mean()) if kept.numel() else 0.,
+            loss_all=float(finite.mean()) if finite.numel() else 0.)
+
+
+def check_per_roi_losses(bbox_head) -> None:
+    """Fail at build time if the head's losses give no per-RoI value.
+
+    Runs :meth:`LossRankedBBoxHeadMixin.ranking_loss` on two dummy RoIs, so
+    a config error surfaces when the model is built, not mid-training.
+    """
+    with torch.no_grad():
+        num_classes = bbox_head.num_classes
+        cls_channels = bbox_head.loss_cls.get_cls_channels(num_classes) \
+            if bbox_head.custom_cls_channels else num_classes + 1
+        rois = torch.tensor([[0., 0., 0., 8., 8.], [0., 2., 2., 9., 9.]])
+        pred_dim = bbox_head.bbox_coder.encode_size
+        if not bbox_head.reg_class_agnostic:
+            pred_dim *= num_classes
+        # Decoded-box losses regress to absolute boxes, others to deltas.
+        targets = rois[:, 1:] if bbox_head.reg_decoded_bbox else \
+            torch.zeros(2, bbox_head.bbox_coder.encode_size)
+        LossRankedBBoxHeadMixin.ranking_loss(
+            bbox_head, torch.zeros(2, cls_channels), torch.zeros(2, pred_dim),
+            rois, torch.tensor([0, num_classes]), targets,
+            torch.ones_like(targets))
