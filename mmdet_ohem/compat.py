@@ -1,15 +1,27 @@
 """Fixes for the pinned stack (torch 2.13, mmengine 0.10.7, mmcv 2.1).
 
-Each fix is registered through the library's own extension points, never by
-editing site-packages, and each has a test in ``tests/test_compat.py`` that
-fails without it.
+Each fix goes through the libraries' own extension points (mmengine's
+checkpoint-loader registry, Python's warning filters), never by editing
+site-packages, and each has a test in ``tests/test_compat.py`` that fails
+without it. :func:`apply_stack_fixes` runs when ``mmdet_ohem`` is imported,
+before anything from mmdet is.
 """
 import os.path as osp
 import warnings
 from typing import Optional, Union
 
 import torch
-from mmengine.runner.checkpoint import CheckpointLoader
+
+# Deprecations the stack raises at import time on every run (dozens of
+# lines), which hide the warnings a user must see; none is actionable by us.
+NOISE = (
+    # mmcv/mmdet decorate functions with torch.jit.script (deprecated 2.10+)
+    (DeprecationWarning, r'`torch\.jit\.(script|interface)` is deprecated'),
+    # mmengine imports pkg_resources (setuptools < 81 still ships it)
+    (UserWarning, r'pkg_resources is deprecated as an API'),
+    # mmengine's optimizer registry touches torch.cuda.amp aliases
+    (FutureWarning, r'.*torch\.cuda\.amp\..*is deprecated'),
+)
 
 
 def load_from_local(filename: str,
@@ -19,11 +31,11 @@ def load_from_local(filename: str,
 
     torch >= 2.6 defaults ``torch.load`` to ``weights_only=True``; mmengine
     0.10.7 checkpoints hold ``message_hub`` and ``meta`` objects (numpy
-    scalars, ``HistoryBuffer``...) that the safe unpickler refuses, so
+    scalars, ``HistoryBuffer``, ...) that the safe unpickler refuses, so
     ``--resume`` and ``load_from`` fail with ``UnpicklingError``. Local files
-    are the user's own training outputs, so they are loaded in full, as
-    torch < 2.6 (and mmengine) always did. Remote checkpoints keep mmengine's
-    loaders.
+    are the user's own training outputs, so they are unpickled in full, as
+    torch < 2.6 did; only load checkpoints you trust. Remote checkpoints keep
+    mmengine's loaders.
 
     Args:
         filename (str): Path of the checkpoint file.
@@ -38,13 +50,17 @@ def load_from_local(filename: str,
     return torch.load(filename, map_location=map_location, weights_only=False)
 
 
+def silence_import_noise() -> None:
+    """Hide the stack's known, non-actionable deprecation warnings."""
+    for category, message in NOISE:
+        warnings.filterwarnings('ignore', message=message, category=category)
+
+
 def apply_stack_fixes() -> None:
-    """Install the fixes; safe to call more than once."""
-    # '' is mmengine's prefix for local paths (see CheckpointLoader).
-    CheckpointLoader.register_scheme(prefixes='', loader=load_from_local,
-                                     force=True)
-    # mmengine warns on every registry lookup for ``torch.cuda.amp``
-    # modules deprecated in torch 2.4+, which buries real warnings.
-    warnings.filterwarnings(
-        'ignore', category=FutureWarning,
-        message=r'.*torch\.cuda\.amp\..*is deprecated.*')
+    """Install every fix; safe to call more than once."""
+    silence_import_noise()
+    from mmengine.runner.checkpoint import CheckpointLoader
+
+    # '' is mmengine's scheme prefix for local paths.
+    CheckpointLoader.register_scheme(
+        prefixes='', loader=load_from_local, force=True)

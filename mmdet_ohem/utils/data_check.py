@@ -1,0 +1,106 @@
+"""Fail fast, with a useful message, when a config's dataset is missing.
+
+Without this, ``tools/train.py`` on a machine without COCO spends a while
+importing and building the model before the dataset raises a bare
+``FileNotFoundError`` deep inside mmengine. This module imports nothing
+heavy (no torch, no mmdet), so the tools can load it on its own and check
+the files before anything else.
+"""
+import os.path as osp
+from typing import Iterator, Optional, Sequence, Tuple
+
+DEMO_HINT = 'run the embedded benchmark: make demo'
+DEFAULT_LOADERS = ('train_dataloader', 'val_dataloader')
+
+
+def _get(cfg, key: str, default=None):
+    """``cfg[key]`` for a dict or ``ConfigDict``, ``default`` if absent."""
+    try:
+        value = cfg.get(key, default)
+    except AttributeError:
+        return default
+    return default if value is None else value
+
+
+def iter_annotation_files(
+        dataset_cfg,
+        where: str = 'dataset') -> Iterator[Tuple[str, str, Optional[str]]]:
+    """Annotation files a dataset config reads, wrappers unrolled.
+
+    ``RepeatDataset``/``ClassBalancedDataset``/``MultiImageMixDataset`` and
+    the like hold one ``dataset``, ``ConcatDataset`` a list ``datasets``;
+    both are followed. ``ann_file`` is joined to ``data_root`` the way
+    mmengine's ``BaseDataset`` does (unless it is absolute).
+
+    Args:
+        dataset_cfg (dict): A dataset config.
+        where (str): Its key path, for messages.
+
+    Yields:
+        tuple[str, str, str | None]: The annotation path, the key path of
+        its dataset and the dataset's ``data_root``.
+    """
+    if not dataset_cfg:
+        return
+    inner = _get(dataset_cfg, 'dataset')
+    if inner is not None:
+        yield from iter_annotation_files(inner, f'{where}.dataset')
+        return
+    datasets = _get(dataset_cfg, 'datasets')
+    if datasets is not None:
+        for i, sub in enumerate(datasets):
+            yield from iter_annotation_files(sub, f'{where}.datasets[{i}]')
+        return
+    ann_file = _get(dataset_cfg, 'ann_file', '')
+    if not isinstance(ann_file, str) or not ann_file:
+        return
+    data_root = _get(dataset_cfg, 'data_root')
+    path = ann_file
+    if data_root and not osp.isabs(ann_file):
+        path = osp.join(data_root, ann_file)
+    yield path, where, data_root
+
+
+def _is_local(path: str) -> bool:
+    """Whether mmengine would read ``path`` from the local file system."""
+    return '://' not in path
+
+
+def missing_dataset_message(path: str, where: str,
+                            data_root: Optional[str]) -> str:
+    """What to tell a user whose annotation file ``path`` is missing."""
+    root = (data_root or osp.dirname(osp.dirname(path)) or '.').rstrip('/')
+    if 'coco' in path.lower():
+        return (f'COCO annotations not found at {path}. Put COCO 2017 under '
+                f'{root} (see mmdet docs) or {DEMO_HINT}')
+    return (f'Annotations not found at {path} ({where}). Put the dataset '
+            f'under {root} or {DEMO_HINT}')
+
+
+def check_dataset_files(cfg,
+                        loaders: Sequence[str] = DEFAULT_LOADERS) -> None:
+    """Raise if an annotation file the config's dataloaders read is missing.
+
+    Only local paths are checked (``s3://`` and other backends are left to
+    mmengine); dataloaders that are absent or ``None`` are skipped, as is a
+    ``val_dataloader`` when the config has no ``val_cfg``.
+
+    Args:
+        cfg (Config | dict): A full MMDetection config.
+        loaders (Sequence[str]): Dataloader keys to check, in order.
+
+    Raises:
+        FileNotFoundError: Naming the first missing file and how to get it
+            (or to run the embedded benchmark instead).
+    """
+    for key in loaders:
+        if key == 'val_dataloader' and not _get(cfg, 'val_cfg'):
+            continue
+        loader = _get(cfg, key)
+        if not loader:
+            continue
+        for path, where, data_root in iter_annotation_files(
+                _get(loader, 'dataset'), f'{key}.dataset'):
+            if _is_local(path) and not osp.exists(path):
+                raise FileNotFoundError(
+                    missing_dataset_message(path, where, data_root))

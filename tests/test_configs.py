@@ -1,0 +1,40 @@
+"""Every config in configs/ loads with Config.fromfile and builds."""
+import glob
+import os.path as osp
+
+import pytest
+from mmdet.registry import MODELS
+from mmengine.config import Config
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', '**', '*.py'),
+                           recursive=True))
+
+
+def test_configs_exist():
+    names = {osp.basename(c) for c in CONFIGS}
+    assert {'faster_rcnn_ohem.py', 'faster-rcnn_r50_fpn_ohem_1x_coco.py',
+            'fast-rcnn_r50_fpn_ohem_1x_coco.py',
+            'mask-rcnn_r50_fpn_ohem_1x_coco.py',
+            'cascade-rcnn_r50_fpn_ohem_1x_coco.py'} <= names
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)
+def test_config_loads_and_builds(path):
+    cfg = Config.fromfile(path)
+    assert cfg.custom_imports == dict(imports=['mmdet_ohem'],
+                                      allow_failed_imports=False)
+    model = MODELS.build(cfg.model)
+    rcnn = cfg.model.train_cfg.rcnn
+    for stage in rcnn if isinstance(rcnn, list) else [rcnn]:
+        assert stage.sampler.type == 'LossRankedOHEMSampler'
+        assert stage.sampler.pos_fraction is None
+    assert model.roi_head.with_bbox
+
+
+def test_one_line_swap_keeps_mmdets_settings():
+    cfg = Config.fromfile(
+        osp.join(ROOT, 'configs', 'faster-rcnn_r50_fpn_ohem_1x_coco.py'))
+    assert cfg.model.train_cfg.rcnn.sampler == dict(
+        type='LossRankedOHEMSampler', num=512, pos_fraction=None,
+        neg_pos_ub=-1, add_gt_as_proposals=True)

@@ -1,0 +1,115 @@
+"""The selection rule of mmdet_ohem/mining.py on hand-made boxes."""
+import pytest
+import torch
+
+from mmdet_ohem.mining import nms_by_loss, select_hard_examples
+
+# Image 0: A and A' overlap at IoU ~0.95, C is apart. Image 1: D, E, F apart.
+BOXES = torch.tensor([[0, 0, 10, 10], [0, 0, 10, 10.5], [20, 20, 30, 30],
+                      [0, 0, 10, 10], [40, 40, 50, 50], [0, 0, 5, 5.]])
+LOSSES = torch.tensor([.1, .9, .5, .8, .3, .7])
+IMGS = torch.tensor([0, 0, 0, 1, 1, 1])
+
+
+def test_highest_losses_win_per_image():
+    kept = select_hard_examples(LOSSES, BOXES, IMGS, num=1, nms_thr=None)
+    assert kept.tolist() == [1, 3]
+
+
+def test_result_grouped_by_image_and_sorted_by_loss():
+    kept = select_hard_examples(LOSSES, BOXES, IMGS, num=3, nms_thr=None)
+    assert kept.tolist() == [1, 2, 0, 3, 5, 4]
+
+
+@pytest.mark.parametrize('thr,expected', [(0.7, [1, 2]), (0.96, [1, 2, 0])])
+def test_nms_drops_overlapping_lower_loss_roi_only_above_thr(thr, expected):
+    # IoU(A, A') = 100 / 105 = 0.952: dropped at 0.7, kept at 0.96.
+    kept = select_hard_examples(LOSSES, BOXES, IMGS, num=3, nms_thr=thr)
+    assert kept[IMGS[kept] == 0].tolist() == expected
+
+
+def test_nms_never_suppresses_across_images():
+    # Box 3 in image 1 is identical to box 0 in image 0.
+    kept = nms_by_loss(LOSSES, BOXES, IMGS, 0.5)
+    assert 3 in kept.tolist() and 1 in kept.tolist()
+
+
+def test_batch_scope_takes_hardest_anywhere():
+    losses = torch.tensor([.9, .8, .7, .1, .2, .3])
+    boxes = torch.tensor([[i * 20., 0, i * 20 + 10, 10] for i in range(6)])
+    per_image = select_hard_examples(losses, boxes, IMGS, 2, nms_thr=None)
+    batch = select_hard_examples(
+        losses, boxes, IMGS, 2, nms_thr=None, scope='batch')
+    assert per_image.tolist() == [0, 1, 5, 4]
+    assert batch.tolist() == [0, 1, 2, 5]
+
+
+def test_quota_caps_positives_and_fills_with_negatives():
+    is_pos = torch.tensor([1, 1, 1, 1, 0, 0, 0, 0]).bool()
+    losses = torch.tensor([.9, .8, .7, .6, .5, .4, .3, .2])
+    boxes = torch.tensor([[i * 20., 0, i * 20 + 10, 10] for i in range(8)])
+    imgs = torch.zeros(8, dtype=torch.long)
+    kept = select_hard_examples(losses, boxes, imgs, 4, nms_thr=None,
+                                is_pos=is_pos, pos_fraction=0.25)
+    assert kept.tolist() == [0, 4, 5, 6]
+    bounded = select_hard_examples(losses, boxes, imgs, 4, nms_thr=None,
+                                   is_pos=is_pos, pos_fraction=0.25,
+                                   neg_pos_ub=1)
+    assert bounded.tolist() == [0, 4]
+
+
+def test_no_quota_lets_negatives_take_everything():
+    is_pos = torch.tensor([0, 0, 1]).bool()
+    kept = select_hard_examples(
+        torch.tensor([.9, .8, .1]), BOXES[[0, 2, 4]], IMGS[:3], 2,
+        nms_thr=None, is_pos=is_pos)
+    assert kept.tolist() == [0, 1]
+
+
+def test_ties_broken_by_lower_index():
+    boxes = torch.tensor([[i * 20., 0, i * 20 + 10, 10] for i in range(4)])
+    kept = select_hard_examples(torch.ones(4), boxes,
+                                torch.zeros(4, dtype=torch.long), 2)
+    assert kept.tolist() == [0, 1]
+
+
+def test_non_finite_losses_are_never_picked():
+    losses = torch.tensor([float('nan'), float('inf'), .1, .2])
+    boxes = torch.tensor([[i * 20., 0, i * 20 + 10, 10] for i in range(4)])
+    kept = select_hard_examples(losses, boxes,
+                                torch.zeros(4, dtype=torch.long), 4)
+    assert kept.tolist() == [3, 2]
+
+
+def test_short_and_empty_inputs():
+    kept = select_hard_examples(LOSSES, BOXES, IMGS, num=100, nms_thr=None)
+    assert sorted(kept.tolist()) == list(range(6))
+    empty = select_hard_examples(torch.zeros(0), torch.zeros(0, 4),
+                                 torch.zeros(0, dtype=torch.long), 4)
+    assert empty.numel() == 0 and empty.dtype == torch.long
+
+
+def test_image_without_candidates_gets_none():
+    kept = select_hard_examples(LOSSES[:3], BOXES[:3], torch.full((3, ), 2),
+                                num=2, nms_thr=None, num_imgs=3)
+    assert kept.tolist() == [1, 2]
+
+
+@pytest.mark.parametrize('kwargs,key', [
+    (dict(num=0), 'num'), (dict(num=2.5), 'num'),
+    (dict(num=4, nms_thr=0.), 'nms_thr'), (dict(num=4, nms_thr=1.5),
+                                           'nms_thr'),
+    (dict(num=4, pos_fraction=1.5), 'pos_fraction'),
+    (dict(num=4, scope='epoch'), 'scope'),
+    (dict(num=4, neg_pos_ub=-3), 'neg_pos_ub'),
+])
+def test_bad_arguments_name_the_key(kwargs, key):
+    with pytest.raises(ValueError, match=f'`{key}`'):
+        select_hard_examples(LOSSES, BOXES, IMGS, **kwargs)
+
+
+def test_mismatched_shapes_are_rejected():
+    with pytest.raises(ValueError, match='must match'):
+        select_hard_examples(LOSSES, BOXES[:5], IMGS, 2)
+    with pytest.raises(ValueError, match='is_pos'):
+        select_hard_examples(LOSSES, BOXES, IMGS, 2, pos_fraction=0.25)

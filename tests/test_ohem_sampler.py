@@ -1,0 +1,84 @@
+"""LossRankedOHEMSampler: mmdet compatibility and paper mode."""
+import copy
+
+import pytest
+import torch
+from mmdet.registry import MODELS, TASK_UTILS
+
+from conftest import build_roi_head
+from mmdet_ohem.testing import ohem_sampler
+
+MMDET_OHEM = dict(type='OHEMSampler', num=32, pos_fraction=0.25,
+                  neg_pos_ub=-1, add_gt_as_proposals=True)
+
+
+def sample_all(head, x, proposals, samples):
+    """What StandardRoIHead.loss does before the bbox head runs."""
+    results, proposals = [], copy.deepcopy(proposals)
+    for i, (rpn, sample) in enumerate(zip(proposals, samples)):
+        rpn.priors = rpn.pop('bboxes')
+        assign = head.bbox_assigner.assign(rpn, sample.gt_instances,
+                                           sample.ignored_instances)
+        results.append(
+            head.bbox_sampler.sample(assign, rpn, sample.gt_instances,
+                                     feats=[lvl[i][None] for lvl in x]))
+    return results
+
+
+@pytest.mark.parametrize('neg_pos_ub', [-1, 3])
+def test_mmdet_mode_picks_exactly_what_mmdet_picks(roi_batch, neg_pos_ub):
+    x, proposals, samples = roi_batch
+    theirs = build_roi_head(dict(MMDET_OHEM, neg_pos_ub=neg_pos_ub))
+    ours = build_roi_head(
+        ohem_sampler(32, pos_fraction=0.25, neg_pos_ub=neg_pos_ub,
+                     ranking='cls', nms_thr=None))
+    ours.load_state_dict(theirs.state_dict())
+    with torch.no_grad():
+        expected = sample_all(theirs, x, proposals, samples)
+        got = sample_all(ours, x, proposals, samples)
+    for e, g in zip(expected, got):
+        # The case must exercise the ranking, not just take everything.
+        assert len(e.pos_inds) == 8 and len(e.neg_inds) == 24
+        assert torch.equal(g.pos_inds, e.pos_inds)
+        assert torch.equal(g.neg_inds, e.neg_inds)
+        assert torch.equal(g.pos_priors, e.pos_priors)
+
+
+def test_paper_mode_has_no_quota_and_ranks_by_full_loss(roi_batch):
+    x, proposals, samples = roi_batch
+    head = build_roi_head(ohem_sampler(24))
+    # Make every positive hard: a large box error only positives pay.
+    with torch.no_grad():
+        head.bbox_head.fc_reg.bias.fill_(5.)
+        results = sample_all(head, x, proposals, samples)
+    for res in results:
+        assert len(res.pos_inds) + len(res.neg_inds) == 24
+        assert len(res.pos_inds) > 24 * 0.25  # mmdet's quota would cap this
+    stats = head.bbox_sampler.stats
+    assert stats['loss_picked'] > stats['loss_all']
+
+
+def test_builds_only_under_a_roi_head():
+    rpn = MODELS.build(
+        dict(type='RPNHead', in_channels=8, feat_channels=8,
+             anchor_generator=dict(type='AnchorGenerator', scales=[8],
+                                   ratios=[1.0], strides=[4])))
+    with pytest.raises(TypeError, match='train_cfg.rcnn.sampler'):
+        TASK_UTILS.build(ohem_sampler(), default_args=dict(context=rpn))
+
+
+@pytest.mark.parametrize('key,value', [('num', 0), ('nms_thr', 0.),
+                                       ('nms_thr', 2.), ('pos_fraction', -.1),
+                                       ('ranking', 'bbox')])
+def test_bad_config_fails_at_build_naming_the_key(key, value):
+    with pytest.raises(ValueError, match=f'`{key}`'):
+        build_roi_head(ohem_sampler(**{key: value}))
+
+
+def test_cascade_stage_uses_its_own_bbox_head():
+    from mmdet_ohem.testing import small_detector_cfg
+    model = MODELS.build(small_detector_cfg('cascade', ohem_sampler(16)))
+    samplers = model.roi_head.bbox_sampler
+    assert [s.stage for s in samplers] == [0, 1, 2]
+    assert all(s.bbox_head is model.roi_head.bbox_head[i]
+               for i, s in enumerate(samplers))

@@ -1,0 +1,222 @@
+"""Test (and evaluate) a detector: MMDetection 3.3's ``tools/test.py``.
+
+Same flags and Runner flow as MMDetection's script, plus: ``mmdet_ohem`` is
+always imported (its modules are registered whatever the config imports),
+the test annotations and the checkpoint are checked before anything heavy
+is imported, and without CUDA ``--launcher pytorch`` uses ``gloo``.
+
+Example::
+
+    python tools/test.py configs/faster_rcnn_ohem.py work_dirs/epoch_12.pth
+    bash tools/dist_test.sh configs/faster_rcnn_ohem.py epoch_12.pth 8
+"""
+import argparse
+import importlib.util
+import os
+import os.path as osp
+import sys
+import warnings
+from copy import deepcopy
+from types import ModuleType
+
+# mmengine imports pkg_resources, whose deprecation warning would open every
+# run; mmdet_ohem.compat silences it, but is imported after the data check.
+warnings.filterwarnings(
+    'ignore', message='pkg_resources is deprecated as an API',
+    category=UserWarning)
+
+from mmengine import ConfigDict  # noqa: E402
+from mmengine.config import Config, DictAction  # noqa: E402
+
+
+# TODO: support fuse_conv_bn and format_only
+def parse_args() -> argparse.Namespace:
+    """Parse the command line (MMDetection's flags)."""
+    parser = argparse.ArgumentParser(
+        description='MMDet test (and eval) a model')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        '--work-dir',
+        help='the directory to save the file containing evaluation metrics')
+    parser.add_argument(
+        '--out',
+        type=str,
+        help='dump predictions to a pickle file for offline evaluation')
+    parser.add_argument(
+        '--show', action='store_true', help='show prediction results')
+    parser.add_argument(
+        '--show-dir',
+        help='directory where painted images will be saved. '
+        'If specified, it will be automatically saved '
+        'to the work_dir/timestamp/show_dir')
+    parser.add_argument(
+        '--wait-time', type=float, default=2, help='the interval of show (s)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override some settings in the used config, the key-value pair '
+        'in xxx=yyy format will be merged into config file. If the value to '
+        'be overwritten is a list, it should be like key="[a,b]" or key=a,b '
+        'It also allows nested list/tuple values, e.g. key="[(a,b),(c,d)]" '
+        'Note that the quotation marks are necessary and that no white space '
+        'is allowed.')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--tta', action='store_true')
+    # When using PyTorch version >= 2.0.0, the `torch.distributed.launch`
+    # will pass the `--local-rank` parameter to `tools/train.py` instead
+    # of `--local_rank`.
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def load_data_check() -> ModuleType:
+    """``mmdet_ohem/utils/data_check.py``, without importing the package.
+
+    Importing ``mmdet_ohem`` pulls in torch and mmdet (seconds); the data
+    check needs neither, so a missing dataset is reported at once.
+    """
+    spec = importlib.util.find_spec('mmdet_ohem')
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError('mmdet_ohem is not installed; run `make install` '
+                          'or `pip install -e .` in the repository')
+    path = osp.join(
+        list(spec.submodule_search_locations)[0], 'utils', 'data_check.py')
+    module_spec = importlib.util.spec_from_file_location(
+        '_mmdet_ohem_data_check', path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module
+
+
+def check_inputs(cfg: Config, checkpoint: str) -> None:
+    """Fail at once if the test annotations or the checkpoint are missing.
+
+    Raises:
+        FileNotFoundError: Naming the missing file.
+    """
+    load_data_check().check_dataset_files(cfg, loaders=('test_dataloader', ))
+    if '://' not in checkpoint and not osp.isfile(checkpoint):
+        raise FileNotFoundError(f'Checkpoint not found: {checkpoint}')
+
+
+def main() -> None:
+    """Build the Runner from the config and test the checkpoint."""
+    args = parse_args()
+
+    # load config; custom_imports are imported below, after the data check
+    cfg = Config.fromfile(args.config, import_custom_modules=False)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+
+    try:
+        check_inputs(cfg, args.checkpoint)
+    except FileNotFoundError as error:
+        print(error, file=sys.stderr)
+        sys.exit(1)
+
+    # Registers mmdet-ohem's modules whatever the config imports.
+    import mmdet_ohem  # noqa: F401
+    from mmdet.engine.hooks.utils import trigger_visualization_hook
+    from mmdet.evaluation import DumpDetResults
+    from mmdet.registry import RUNNERS
+    from mmengine.runner import Runner
+    from mmengine.utils import import_modules_from_strings
+
+    from mmdet_ohem.utils import setup_cpu_distributed
+    if cfg.get('custom_imports', None):
+        import_modules_from_strings(**cfg['custom_imports'])
+
+    # Reduce the number of repeated compilations and improve
+    # testing speed.
+    try:
+        from mmdet.utils import setup_cache_size_limit_of_dynamo
+    except ImportError:  # not in every mmdet release
+        pass
+    else:
+        setup_cache_size_limit_of_dynamo()
+
+    # work_dir is determined in this priority: CLI > segment in file > filename
+    if args.work_dir is not None:
+        # update configs according to CLI args if args.work_dir is not None
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        # use config filename as default work_dir if cfg.work_dir is None
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+
+    cfg.load_from = args.checkpoint
+
+    if args.show or args.show_dir:
+        cfg = trigger_visualization_hook(cfg, args)
+
+    if args.tta:
+
+        if 'tta_model' not in cfg:
+            warnings.warn('Cannot find ``tta_model`` in config, '
+                          'we will set it as default.')
+            cfg.tta_model = dict(
+                type='DetTTAModel',
+                tta_cfg=dict(
+                    nms=dict(type='nms', iou_threshold=0.5), max_per_img=100))
+        if 'tta_pipeline' not in cfg:
+            warnings.warn('Cannot find ``tta_pipeline`` in config, '
+                          'we will set it as default.')
+            test_data_cfg = cfg.test_dataloader.dataset
+            while 'dataset' in test_data_cfg:
+                test_data_cfg = test_data_cfg['dataset']
+            cfg.tta_pipeline = deepcopy(test_data_cfg.pipeline)
+            flip_tta = dict(
+                type='TestTimeAug',
+                transforms=[
+                    [
+                        dict(type='RandomFlip', prob=1.),
+                        dict(type='RandomFlip', prob=0.)
+                    ],
+                    [
+                        dict(
+                            type='PackDetInputs',
+                            meta_keys=('img_id', 'img_path', 'ori_shape',
+                                       'img_shape', 'scale_factor', 'flip',
+                                       'flip_direction'))
+                    ],
+                ])
+            cfg.tta_pipeline[-1] = flip_tta
+        cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
+        cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+
+    # mmdet's default_runtime asks for nccl, which needs CUDA, and mmengine
+    # does not fall back: without CUDA, use gloo (see the function).
+    setup_cpu_distributed(cfg)
+
+    # build the runner from config
+    if 'runner_type' not in cfg:
+        # build the default runner
+        runner = Runner.from_cfg(cfg)
+    else:
+        # build customized runner from the registry
+        # if 'runner_type' is set in the cfg
+        runner = RUNNERS.build(cfg)
+
+    # add `DumpResults` dummy metric
+    if args.out is not None:
+        assert args.out.endswith(('.pkl', '.pickle')), \
+            'The dump file must be a pkl file.'
+        runner.test_evaluator.metrics.append(
+            DumpDetResults(out_file_path=args.out))
+
+    # start testing
+    runner.test()
+
+
+if __name__ == '__main__':
+    main()

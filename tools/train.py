@@ -1,0 +1,188 @@
+"""Train a detector: MMDetection 3.3's ``tools/train.py`` with mmdet-ohem.
+
+Same flags and Runner flow as MMDetection's script, plus:
+
+* ``mmdet_ohem`` is always imported, so its modules are registered whether
+  or not the config has ``custom_imports``;
+* the dataset's annotation files are checked before anything heavy is
+  imported, so a missing COCO fails at once with what to do about it;
+* on machines without CUDA, ``--launcher pytorch`` (``dist_train.sh``)
+  runs with the ``gloo`` backend instead of ``nccl``.
+
+Example::
+
+    python tools/train.py configs/faster_rcnn_ohem.py
+    bash tools/dist_train.sh configs/faster_rcnn_ohem.py 8
+"""
+import argparse
+import importlib.util
+import os
+import os.path as osp
+import sys
+import warnings
+from types import ModuleType
+
+# mmengine imports pkg_resources, whose deprecation warning would open every
+# run; mmdet_ohem.compat silences it, but is imported after the data check.
+warnings.filterwarnings(
+    'ignore', message='pkg_resources is deprecated as an API',
+    category=UserWarning)
+
+from mmengine.config import Config, DictAction  # noqa: E402
+
+
+def parse_args() -> argparse.Namespace:
+    """Parse the command line (MMDetection's flags)."""
+    parser = argparse.ArgumentParser(description='Train a detector')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        default=False,
+        help='enable automatic-mixed-precision training')
+    parser.add_argument(
+        '--auto-scale-lr',
+        action='store_true',
+        help='enable automatically scaling LR.')
+    parser.add_argument(
+        '--resume',
+        nargs='?',
+        type=str,
+        const='auto',
+        help='If specify checkpoint path, resume from it, while if not '
+        'specify, try to auto resume from the latest checkpoint '
+        'in the work directory.')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override some settings in the used config, the key-value pair '
+        'in xxx=yyy format will be merged into config file. If the value to '
+        'be overwritten is a list, it should be like key="[a,b]" or key=a,b '
+        'It also allows nested list/tuple values, e.g. key="[(a,b),(c,d)]" '
+        'Note that the quotation marks are necessary and that no white space '
+        'is allowed.')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    # When using PyTorch version >= 2.0.0, the `torch.distributed.launch`
+    # will pass the `--local-rank` parameter to `tools/train.py` instead
+    # of `--local_rank`.
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+
+    return args
+
+
+def load_data_check() -> ModuleType:
+    """``mmdet_ohem/utils/data_check.py``, without importing the package.
+
+    Importing ``mmdet_ohem`` pulls in torch and mmdet (seconds); the data
+    check needs neither, so a missing dataset is reported at once.
+    """
+    spec = importlib.util.find_spec('mmdet_ohem')
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError('mmdet_ohem is not installed; run `make install` '
+                          'or `pip install -e .` in the repository')
+    path = osp.join(
+        list(spec.submodule_search_locations)[0], 'utils', 'data_check.py')
+    module_spec = importlib.util.spec_from_file_location(
+        '_mmdet_ohem_data_check', path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module
+
+
+def main() -> None:
+    """Build the Runner from the config and train."""
+    args = parse_args()
+
+    # load config; custom_imports are imported below, after the data check
+    cfg = Config.fromfile(args.config, import_custom_modules=False)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+
+    try:
+        load_data_check().check_dataset_files(cfg)
+    except FileNotFoundError as error:
+        print(error, file=sys.stderr)
+        sys.exit(1)
+
+    # Registers mmdet-ohem's modules whatever the config imports.
+    import mmdet_ohem  # noqa: F401
+    from mmengine.registry import RUNNERS
+    from mmengine.runner import Runner
+    from mmengine.utils import import_modules_from_strings
+
+    from mmdet_ohem.utils import setup_cpu_distributed
+    if cfg.get('custom_imports', None):
+        import_modules_from_strings(**cfg['custom_imports'])
+
+    # Reduce the number of repeated compilations and improve
+    # training speed.
+    try:
+        from mmdet.utils import setup_cache_size_limit_of_dynamo
+    except ImportError:  # not in every mmdet release
+        pass
+    else:
+        setup_cache_size_limit_of_dynamo()
+
+    # work_dir is determined in this priority: CLI > segment in file > filename
+    if args.work_dir is not None:
+        # update configs according to CLI args if args.work_dir is not None
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        # use config filename as default work_dir if cfg.work_dir is None
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+
+    # enable automatic-mixed-precision training
+    if args.amp is True:
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.loss_scale = 'dynamic'
+
+    # enable automatically scaling LR
+    if args.auto_scale_lr:
+        if 'auto_scale_lr' in cfg and \
+                'enable' in cfg.auto_scale_lr and \
+                'base_batch_size' in cfg.auto_scale_lr:
+            cfg.auto_scale_lr.enable = True
+        else:
+            raise RuntimeError('Can not find "auto_scale_lr" or '
+                               '"auto_scale_lr.enable" or '
+                               '"auto_scale_lr.base_batch_size" in your'
+                               ' configuration file.')
+
+    # resume is determined in this priority: resume from > auto_resume
+    if args.resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        cfg.resume = True
+        cfg.load_from = args.resume
+
+    # mmdet's default_runtime asks for nccl, which needs CUDA, and mmengine
+    # does not fall back: without CUDA, use gloo (see the function).
+    setup_cpu_distributed(cfg)
+
+    # build the runner from config
+    if 'runner_type' not in cfg:
+        # build the default runner
+        runner = Runner.from_cfg(cfg)
+    else:
+        # build customized runner from the registry
+        # if 'runner_type' is set in the cfg
+        runner = RUNNERS.build(cfg)
+
+    # start training
+    runner.train()
+
+
+if __name__ == '__main__':
+    main()
