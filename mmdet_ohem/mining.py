@@ -11,7 +11,7 @@ MMDetection's quota-keeping ``OHEMSampler`` for side-by-side runs.
 Everything here is a pure function of tensors, so the sampler, the batch
 RoI head and the tests all call the same code.
 """
-from typing import Optional
+from typing import Optional, Tuple, Union
 
 import torch
 from mmcv.ops import batched_nms
@@ -113,7 +113,9 @@ def select_hard_examples(losses: Tensor,
                          is_pos: Optional[Tensor] = None,
                          pos_fraction: Optional[float] = None,
                          neg_pos_ub: float = -1,
-                         num_imgs: Optional[int] = None) -> Tensor:
+                         num_imgs: Optional[int] = None,
+                         return_num_after_nms: bool = False
+                         ) -> Union[Tensor, Tuple[Tensor, int]]:
     """Pick the hardest RoIs: NMS by loss, then top-``num`` per image.
 
     RoIs whose loss is NaN or infinite are never picked.
@@ -136,11 +138,15 @@ def select_hard_examples(losses: Tensor,
             ``int(neg_pos_ub * max(1, num_pos))`` negatives; -1: no bound.
         num_imgs (int, optional): Number of images in the batch; defaults to
             ``img_inds.max() + 1``.
+        return_num_after_nms (bool): Also return how many finite-loss
+            candidates survived the NMS (all of them without NMS).
 
     Returns:
-        Tensor: Kept indices into ``losses``, grouped by image (ascending)
-        and in descending loss order within an image. Fewer than ``num`` per
-        image when fewer candidates survive; empty for empty input.
+        Tensor | tuple[Tensor, int]: Kept indices into ``losses``, grouped
+        by image (ascending) and in descending loss order within an image.
+        Fewer than ``num`` per image when fewer candidates survive; empty
+        for empty input. With ``return_num_after_nms``, also the survivor
+        count.
     """
     check_mining_args(num, nms_thr, pos_fraction, neg_pos_ub, scope)
     n = losses.numel()
@@ -187,4 +193,5 @@ def select_hard_examples(losses: Tensor,
         kept = kept[torch.sort(
             losses[kept], descending=True, stable=True)[1]]
     # Group by image, keeping the loss order inside each image.
-    return kept[torch.sort(img_inds[kept], stable=True)[1]]
+    kept = kept[torch.sort(img_inds[kept], stable=True)[1]]
+    return (kept, order.numel()) if return_num_after_nms else kept

@@ -25,11 +25,34 @@ def test_config_loads_and_builds(path):
     assert cfg.custom_imports == dict(imports=['mmdet_ohem'],
                                       allow_failed_imports=False)
     model = MODELS.build(cfg.model)
-    rcnn = cfg.model.train_cfg.rcnn
-    for stage in rcnn if isinstance(rcnn, list) else [rcnn]:
-        assert stage.sampler.type == 'LossRankedOHEMSampler'
-        assert stage.sampler.pos_fraction is None
     assert model.roi_head.with_bbox
+    rcnn = cfg.model.train_cfg.rcnn
+    samplers = [s.sampler for s in (rcnn if isinstance(rcnn, list) else
+                                    [rcnn])]
+    name = osp.basename(path)
+    # Benchmark baselines name their sampler; everything else is ours.
+    expected = {'random': 'RandomSampler', 'mmdet-ohem': 'OHEMSampler',
+                '_base_': 'RandomSampler'}
+    kind = next((v for k, v in expected.items() if k in name),
+                'LossRankedOHEMSampler')
+    for sampler in samplers:
+        assert sampler.type == kind, name
+        if kind == 'LossRankedOHEMSampler':
+            assert sampler.pos_fraction is None
+
+
+def test_benchmark_variants_differ_only_in_sampling():
+    variants = sorted(glob.glob(osp.join(ROOT, 'configs', 'hard_negatives',
+                                         'faster-rcnn_*.py')))
+    assert len(variants) == 3
+    dumps = []
+    for path in variants:
+        cfg = Config.fromfile(path).to_dict()
+        cfg['model']['train_cfg']['rcnn'].pop('sampler')
+        cfg['model']['roi_head'].pop('type')
+        cfg.pop('custom_hooks', None)
+        dumps.append(cfg)
+    assert dumps[0] == dumps[1] == dumps[2]
 
 
 def test_one_line_swap_keeps_mmdets_settings():

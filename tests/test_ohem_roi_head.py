@@ -59,8 +59,10 @@ def test_readonly_pass_builds_no_graph_and_extracts_once(
     run_loss(head, roi_batch)
     # One extraction over every candidate, one over the 2 x 24 picks.
     assert len(extractions) == 2
-    num_candidates = head.bbox_sampler.stats['num_candidates']
-    assert extractions[0][0][1].shape[0] == num_candidates > 200
+    stats = head.bbox_sampler.stats  # per image, 2 images
+    assert extractions[0][0][1].shape[0] == 2 * stats['num_candidates'] > 200
+    assert stats['num_candidates'] > stats['num_after_nms'] >= 24
+    assert stats['num_picked'] == 24
     assert extractions[1][0][1].shape[0] == 48
     readonly, trainable = forwards[0][1], forwards[1][1]
     assert not readonly['cls_score'].requires_grad

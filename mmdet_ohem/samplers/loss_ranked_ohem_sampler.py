@@ -177,11 +177,12 @@ class LossRankedOHEMSampler(BaseSampler):
             for n, r in zip(sizes, results)
         ])
         self._warn_non_finite(losses)
-        kept = select_hard_examples(
+        kept, num_after_nms = select_hard_examples(
             losses, boxes, img_inds, self.num, nms_thr=self.nms_thr,
             scope=self.scope, is_pos=is_pos, pos_fraction=self.pos_fraction,
-            neg_pos_ub=self.neg_pos_ub, num_imgs=len(batch))
-        self._record_stats(losses, kept, is_pos, boxes.shape[0])
+            neg_pos_ub=self.neg_pos_ub, num_imgs=len(batch),
+            return_num_after_nms=True)
+        self._record_stats(losses, kept, is_pos, num_after_nms, len(batch))
 
         picked = []
         offsets = [0] + torch.tensor(sizes).cumsum(0).tolist()
@@ -243,12 +244,17 @@ class LossRankedOHEMSampler(BaseSampler):
             'OHEM ranking loss; they are never picked (warned once).')
 
     def _record_stats(self, losses: Tensor, kept: Tensor, is_pos: Tensor,
-                      num_candidates: int) -> None:
-        """Numbers for ``MiningStatsHook``: what the picks look like."""
+                      num_after_nms: int, num_imgs: int) -> None:
+        """Numbers for ``MiningStatsHook``: what the picks look like.
+
+        Counts are per image, so runs with other batch sizes compare.
+        """
         finite = losses[torch.isfinite(losses)]
+        num_imgs = max(num_imgs, 1)
         self.stats = dict(
-            num_candidates=float(num_candidates),
-            num_picked=float(kept.numel()),
+            num_candidates=losses.numel() / num_imgs,
+            num_after_nms=num_after_nms / num_imgs,
+            num_picked=kept.numel() / num_imgs,
             fg_share=float(is_pos[kept].float().mean()) if kept.numel() else
             0.,
             loss_picked=float(losses[kept].mean()) if kept.numel() else 0.,

@@ -73,6 +73,10 @@ def missing_dataset_message(path: str, where: str,
     if 'coco' in path.lower():
         return (f'COCO annotations not found at {path}. Put COCO 2017 under '
                 f'{root} (see mmdet docs) or {DEMO_HINT}')
+    if 'hard_negatives' in path:
+        return (f'Annotations not found at {path}. Generate the dataset: '
+                f'python tools/generate_hard_negatives.py --out {root}, or '
+                f'{DEMO_HINT}')
     return (f'Annotations not found at {path} ({where}). Put the dataset '
             f'under {root} or {DEMO_HINT}')
 

@@ -1,0 +1,15 @@
+# Ours, paper mode: batch-level OHEMRoIHead, CE + box-loss ranking, NMS 0.7
+# by loss, the 128 hardest RoIs per image, no fg:bg quota.
+_base_ = './_base_faster-rcnn_r18-tiny_fpn_hard-negatives.py'
+model = dict(
+    roi_head=dict(type='OHEMRoIHead'),
+    train_cfg=dict(
+        rcnn=dict(
+            sampler=dict(
+                _delete_=True,
+                type='LossRankedOHEMSampler',
+                num={{_base_.rois_per_img}},
+                pos_fraction=None,
+                ranking='cls+bbox',
+                nms_thr=0.7))))
+custom_hooks = [dict(type='MiningStatsHook')]
