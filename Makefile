@@ -13,8 +13,17 @@ test:  ## THE test command: the default suite (CPU, a few minutes)
 test-slow:  ## the long end-to-end runs as well
 	$(PY) -m pytest -q tests
 
-lint:
+demo:  ## the embedded benchmark: random vs OHEM, table + PNG (~15 min)
+	@test -x $(PY) || $(MAKE) install
+	PY=$(PY) bash tools/run_demo.sh
+
+bench:  ## README's results: 3 variants x 3 seeds + speed/memory ratios
+	@test -x $(PY) || $(MAKE) install
+	PY=$(PY) bash tools/run_bench.sh
+
+lint:  ## flake8 + isort (pip install -e .[lint] first)
 	$(PY) -m flake8 mmdet_ohem tools tests configs
+	$(PY) -m isort --check-only --diff mmdet_ohem tools tests
 
 clean:
 	rm -rf build *.egg-info .pytest_cache work_dirs

@@ -21,7 +21,8 @@ def mmengine_checkpoint(tmp_path):
         dict(
             meta=dict(epoch=1, seed=np.int64(3)),
             state_dict=dict(w=torch.ones(2)),
-            message_hub=dict(log_scalars=dict(loss=HistoryBuffer([1., 2.], [1, 1])))),
+            message_hub=dict(
+                log_scalars=dict(loss=HistoryBuffer([1., 2.], [1, 1])))),
         path)
     return str(path)
 

@@ -1,0 +1,112 @@
+"""A real train + eval on the embedded data, through the user's tools.
+
+generate_hard_negatives.py -> train.py (our OHEM head, CocoMetric at the
+end) -> test.py on the checkpoint -> compare.py. Small images and few
+iterations keep it in the default run.
+"""
+import json
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CONFIG = osp.join(ROOT, 'configs', 'hard_negatives',
+                  'faster-rcnn_r18-tiny_fpn_ohem_hard-negatives.py')
+ITERS = 6
+
+
+def tool(name, *args, cwd, timeout=300):
+    out = subprocess.run([sys.executable, osp.join(ROOT, 'tools', name),
+                          *map(str, args)], cwd=cwd, capture_output=True,
+                         text=True, timeout=timeout)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
+    return out
+
+
+def tiny_run_options(data_root):
+    """Shrink the benchmark config to a few iterations on ``data_root``."""
+    return [
+        f'train_dataloader.dataset.data_root={data_root}/',
+        f'val_dataloader.dataset.data_root={data_root}/',
+        f'test_dataloader.dataset.data_root={data_root}/',
+        f'val_evaluator.ann_file={data_root}/annotations/instances_val.json',
+        f'test_evaluator.ann_file={data_root}/annotations/instances_val.json',
+        'train_dataloader.num_workers=0',
+        'train_dataloader.persistent_workers=False',
+        'val_dataloader.num_workers=0', 'test_dataloader.num_workers=0',
+        'val_dataloader.persistent_workers=False',
+        'test_dataloader.persistent_workers=False',
+        f'train_cfg.max_iters={ITERS}', f'train_cfg.val_interval={ITERS}',
+        f'param_scheduler.0.end={ITERS}', f'param_scheduler.1.end={ITERS}',
+        f'default_hooks.checkpoint.interval={ITERS}',
+        'default_hooks.logger.interval=1',
+        'model.train_cfg.rpn_proposal.max_per_img=200',
+    ]
+
+
+def scalars(work_dir):
+    import glob
+    paths = glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))
+    assert len(paths) == 1, paths
+    with open(paths[0]) as f:
+        return [json.loads(line) for line in f]
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp('e2e')
+    data = tmp / 'data'
+    tool('generate_hard_negatives.py', '--out', data, '--n-train', 8,
+         '--n-val', 4, '--img-size', 128, cwd=tmp)
+    work_dir = tmp / 'ohem'
+    opts = tiny_run_options(data)
+    out = tool('train.py', CONFIG, '--work-dir', work_dir, '--cfg-options',
+               *opts, cwd=ROOT)
+    return tmp, work_dir, opts, out
+
+
+def test_train_logs_losses_mining_stats_and_coco_map(trained):
+    _, work_dir, _, _ = trained
+    records = scalars(work_dir)
+    train = [r for r in records if 'loss' in r]
+    assert [r['iter'] for r in train] == list(range(1, ITERS + 1))
+    for r in train:
+        assert r['loss'] == r['loss']  # finite, not NaN
+        # 64 RoIs per image picked out of hundreds, NMS dropped some.
+        assert r['ohem/num_picked'] == 64
+        assert r['ohem/num_candidates'] >= r['ohem/num_after_nms'] >= 64
+        assert 0 <= r['ohem/fg_share'] <= 1
+        assert r['ohem/loss_picked'] >= r['ohem/loss_all']
+    metrics = [r for r in records if 'coco/bbox_mAP' in r]
+    assert len(metrics) == 1
+    assert 0 <= metrics[0]['coco/bbox_mAP'] <= 1
+    assert osp.isfile(work_dir / f'iter_{ITERS}.pth')
+
+
+def test_checkpoint_tests_identically_with_the_plain_head(trained):
+    tmp, work_dir, opts, _ = trained
+    val = [r for r in scalars(work_dir) if 'coco/bbox_mAP' in r][0]
+    out_dir = tmp / 'test_plain'
+    # Inference is StandardRoIHead's: the same mAP with the plain head.
+    tool('test.py', CONFIG, work_dir / f'iter_{ITERS}.pth', '--work-dir',
+         out_dir, '--cfg-options', *opts,
+         'model.roi_head.type=StandardRoIHead',
+         'model.train_cfg.rcnn.sampler.type=RandomSampler', cwd=ROOT)
+    import glob
+    result = glob.glob(osp.join(out_dir, '*', '*.json'))
+    assert len(result) == 1
+    with open(result[0]) as f:
+        tested = json.load(f)
+    for key in ('coco/bbox_mAP', 'coco/bbox_mAP_50'):
+        assert tested[key] == pytest.approx(val[key], abs=1e-9), key
+
+
+def test_compare_reads_the_run(trained):
+    tmp, work_dir, _, _ = trained
+    png = tmp / 'compare.png'
+    out = tool('compare.py', work_dir, '--names', 'ohem', '--out', png,
+               cwd=ROOT)
+    assert 'ohem' in out.stdout and 'bbox_mAP' in out.stdout
+    assert png.stat().st_size > 10_000

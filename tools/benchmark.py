@@ -1,0 +1,286 @@
+"""Step time and peak memory of RoI sampling strategies, as ratios.
+
+Every variant trains the same detector (same weights, same images, same
+proposals) in this one process, and is reported as a ratio to mmdet's
+``RandomSampler`` at its default 512 RoIs per image:
+
+* ``random-512``: ``RandomSampler``, 512 per image, 1:3 fg:bg (baseline);
+* ``mmdet-ohem-512``: mmdet's ``OHEMSampler``, 512 per image;
+* ``sampler-512``: our ``LossRankedOHEMSampler`` as a drop-in sampler;
+* ``head-512``: our ``OHEMRoIHead`` (one readonly pass for the batch);
+* ``head-128``: ``OHEMRoIHead`` at the paper's budget, 128 per image.
+
+A step is: backbone + neck, RPN loss, RoI head loss on fixed proposals,
+backward, SGD update. Proposals are fixed (jittered gt boxes plus random
+boxes) so every variant sees the same candidates; proposal NMS is left
+out, being the same for all. Variants run round-robin, one step each per
+round, and the median over rounds is kept, so a load change on the machine
+hits all of them alike.
+
+Peak memory is the growth of the process's peak resident set during a
+step above its size before the step (Linux ``/proc/self/clear_refs``
+resets the peak). For it to follow tensors closely, the script re-executes
+itself with glibc's mmap threshold lowered, so that freed tensors go back
+to the system.
+
+Example::
+
+    python tools/benchmark.py --model r50 --num-proposals 1000
+    python tools/benchmark.py --model small --json work_dirs/bench.json
+"""
+import argparse
+import copy
+import gc
+import json
+import os
+import statistics
+import sys
+import time
+from typing import Dict, List, Optional
+
+MMAP_ENV = 'MALLOC_MMAP_THRESHOLD_'
+
+VARIANTS = {
+    'random-512': ('StandardRoIHead', dict(type='RandomSampler', num=512)),
+    'mmdet-ohem-512': ('StandardRoIHead', dict(type='OHEMSampler',
+                                               num=512)),
+    'sampler-512': ('StandardRoIHead', dict(type='LossRankedOHEMSampler',
+                                            num=512, pos_fraction=None)),
+    'head-512': ('OHEMRoIHead', dict(type='LossRankedOHEMSampler', num=512,
+                                     pos_fraction=None)),
+    'head-128': ('OHEMRoIHead', dict(type='LossRankedOHEMSampler', num=128,
+                                     pos_fraction=None)),
+}
+BASELINE = 'random-512'
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    """Parse the command line."""
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument(
+        '--model', choices=['r50', 'small'], default='r50',
+        help='r50: mmdet Faster R-CNN R50-FPN (no pretrained weights); '
+        'small: the embedded benchmark model '
+        '(configs/hard_negatives)')
+    parser.add_argument('--num-proposals', type=int, default=1000,
+                        help='proposals per image (mmdet trains with 1000)')
+    parser.add_argument('--num-imgs', type=int, default=2,
+                        help='images per batch')
+    parser.add_argument('--img-size', type=int, default=None,
+                        help='square image side (r50: 512, small: 256)')
+    parser.add_argument('--num-gts', type=int, default=6,
+                        help='gt boxes per image')
+    parser.add_argument('--rounds', type=int, default=3,
+                        help='timed steps per variant, after one warm-up')
+    parser.add_argument('--variants', nargs='+', default=list(VARIANTS),
+                        choices=list(VARIANTS), help='what to compare')
+    parser.add_argument('--threads', type=int, default=None,
+                        help='torch intra-op threads (default: torch\'s)')
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--json', help='also write the results here')
+    args = parser.parse_args(argv)
+    if args.num_proposals < 0 or args.num_imgs < 1 or args.rounds < 1:
+        parser.error('--num-proposals >= 0, --num-imgs >= 1, --rounds >= 1')
+    if BASELINE not in args.variants:
+        args.variants.insert(0, BASELINE)
+    if args.img_size is None:
+        args.img_size = 512 if args.model == 'r50' else 256
+    return args
+
+
+def model_config(name: str, head_type: str, sampler: dict):
+    """The detector config of ``name`` with the given RoI sampling."""
+    from mmengine.config import Config
+
+    from mmdet_ohem.testing import BASES
+    if name == 'r50':
+        from mmengine.hub import get_config
+        model = copy.deepcopy(get_config(BASES['faster']).model)
+        model.backbone.init_cfg = None  # no download: random weights
+    else:
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        model = Config.fromfile(
+            os.path.join(root, 'configs', 'hard_negatives',
+                         '_base_faster-rcnn_r18-tiny_fpn_hard-negatives.py'),
+            import_custom_modules=False).model
+    model.roi_head.type = head_type
+    model.train_cfg.rcnn.sampler = dict(
+        model.train_cfg.rcnn.sampler, **sampler)
+    return model
+
+
+def fixed_proposals(batch: dict, num: int, generator):
+    """``num`` proposals per image: 20% jittered gt boxes, 80% random."""
+    import torch
+    from mmengine.structures import InstanceData
+    results = []
+    for sample in batch['data_samples']:
+        h, w = sample.img_shape
+        gt = sample.gt_instances.bboxes
+        num_near = min(num // 5, num) if len(gt) else 0
+        near = gt[torch.randint(len(gt), (num_near, ), generator=generator)] \
+            if num_near else gt.new_zeros((0, 4))
+        scale = (near[:, 2:] - near[:, :2]).repeat(1, 2).clamp(min=4)
+        near = near + torch.randn(near.shape, generator=generator) * \
+            scale * 0.15
+        xy = torch.rand(num - num_near, 2, generator=generator) * \
+            torch.tensor([w, h]) * 0.9
+        wh = 8 + torch.rand(num - num_near, 2, generator=generator) * \
+            min(h, w) * 0.5
+        boxes = torch.cat([near, torch.cat([xy, xy + wh], 1)])
+        boxes[:, 0::2] = boxes[:, 0::2].clamp(0, w)
+        boxes[:, 1::2] = boxes[:, 1::2].clamp(0, h)
+        boxes[:, 2:] = torch.maximum(boxes[:, 2:], boxes[:, :2] + 1)
+        results.append(
+            InstanceData(bboxes=boxes, scores=torch.rand(num,
+                                                         generator=generator)))
+    return results
+
+
+def train_step(model, optimizer, batch: dict, proposals) -> float:
+    """One training step on fixed proposals; returns the total loss."""
+    optimizer.zero_grad()
+    x = model.extract_feat(batch['inputs'])
+    losses = model.rpn_head.loss(x, batch['data_samples'])
+    losses.update(
+        model.roi_head.loss(x, copy.deepcopy(proposals),
+                            batch['data_samples']))
+    loss, _ = model.parse_losses(losses)
+    loss.backward()
+    optimizer.step()
+    return float(loss)
+
+
+class PeakMemory:
+    """Peak resident-set growth of this process during a block (Linux)."""
+
+    def __init__(self) -> None:
+        self.available = os.access('/proc/self/clear_refs', os.W_OK)
+        self.peak_mb: Optional[float] = None
+
+    @staticmethod
+    def _status_kb(key: str) -> int:
+        with open('/proc/self/status') as f:
+            for line in f:
+                if line.startswith(key + ':'):
+                    return int(line.split()[1])
+        raise KeyError(key)
+
+    def __enter__(self) -> 'PeakMemory':
+        if self.available:
+            gc.collect()
+            with open('/proc/self/clear_refs', 'w') as f:
+                f.write('5')  # resets VmHWM (the peak) to the current RSS
+            self._base = self._status_kb('VmRSS')
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.available:
+            self.peak_mb = (self._status_kb('VmHWM') - self._base) / 1024
+
+
+def run(args: argparse.Namespace) -> Dict[str, dict]:
+    """Time every variant round-robin; return per-variant measurements."""
+    import torch
+    from mmdet.registry import MODELS
+    from mmdet.utils import register_all_modules
+
+    import mmdet_ohem  # noqa: F401
+    from mmdet_ohem.testing import demo_batch
+    register_all_modules()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    models, optimizers = {}, {}
+    state = None
+    for name in args.variants:
+        torch.manual_seed(args.seed)
+        model = MODELS.build(model_config(args.model, *VARIANTS[name]))
+        if state is None:
+            model.init_weights()
+            state = copy.deepcopy(model.state_dict())
+        model.load_state_dict(state)  # the same weights for everyone
+        model.train()
+        models[name] = model
+        optimizers[name] = torch.optim.SGD(model.parameters(), lr=1e-4)
+    any_model = next(iter(models.values()))
+    torch.manual_seed(args.seed)
+    num_classes = any_model.roi_head.bbox_head.num_classes
+    batch = demo_batch(any_model, args.num_imgs, args.img_size,
+                       num_items=[args.num_gts] * args.num_imgs,
+                       num_classes=num_classes)
+    proposals = fixed_proposals(batch, args.num_proposals,
+                                torch.Generator().manual_seed(args.seed))
+
+    times: Dict[str, List[float]] = {n: [] for n in args.variants}
+    peaks: Dict[str, List[float]] = {n: [] for n in args.variants}
+    losses: Dict[str, float] = {}
+    for round_ in range(args.rounds + 1):  # round 0 warms up
+        for name in args.variants:
+            with PeakMemory() as memory:
+                start = time.perf_counter()
+                losses[name] = train_step(models[name], optimizers[name],
+                                          batch, proposals)
+                seconds = time.perf_counter() - start
+            if round_ > 0:
+                times[name].append(seconds)
+                if memory.peak_mb is not None:
+                    peaks[name].append(memory.peak_mb)
+        print(f'round {round_}/{args.rounds} done', file=sys.stderr,
+              flush=True)
+
+    results = {}
+    for name in args.variants:
+        sampler = getattr(models[name].roi_head.bbox_sampler, 'stats', {})
+        results[name] = dict(
+            step_s=statistics.median(times[name]),
+            peak_mb=max(peaks[name]) if peaks[name] else None,
+            loss=losses[name],
+            picked_per_img=sampler.get('num_picked'),
+            after_nms_per_img=sampler.get('num_after_nms'))
+    base = results[BASELINE]
+    for r in results.values():
+        r['time_ratio'] = r['step_s'] / base['step_s']
+        r['memory_ratio'] = (r['peak_mb'] / base['peak_mb']
+                             if r['peak_mb'] and base['peak_mb'] else None)
+    return results
+
+
+def format_table(args: argparse.Namespace, results: Dict[str, dict]) -> str:
+    """The results as a Markdown table."""
+    lines = [
+        f'model={args.model} imgs={args.num_imgs}x{args.img_size}px '
+        f'proposals/img={args.num_proposals} gts/img={args.num_gts} '
+        f'rounds={args.rounds} (median), baseline={BASELINE}', '',
+        '| variant | step (s) | time ratio | peak step mem (MB) '
+        '| mem ratio | after NMS/img |', '|---|---|---|---|---|---|'
+    ]
+    for name, r in results.items():
+        mem = f"{r['peak_mb']:.0f}" if r['peak_mb'] is not None else 'n/a'
+        mem_ratio = f"{r['memory_ratio']:.2f}x" \
+            if r['memory_ratio'] is not None else 'n/a'
+        nms = f"{r['after_nms_per_img']:.0f}" \
+            if r['after_nms_per_img'] is not None else '-'
+        lines.append(f"| {name} | {r['step_s']:.2f} | "
+                     f"{r['time_ratio']:.2f}x | {mem} | {mem_ratio} | {nms} |")
+    return '\n'.join(lines)
+
+
+def main(argv: Optional[List[str]] = None) -> Dict[str, dict]:
+    args = parse_args(argv)
+    results = run(args)
+    print(format_table(args, results))
+    if args.json:
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)),
+                    exist_ok=True)
+        with open(args.json, 'w') as f:
+            json.dump(dict(args=vars(args), results=results), f, indent=2)
+    return results
+
+
+if __name__ == '__main__':
+    # Freed tensors must go back to the OS for the peak to mean anything.
+    if MMAP_ENV not in os.environ and sys.platform.startswith('linux'):
+        os.environ[MMAP_ENV] = str(128 * 1024)
+        os.execv(sys.executable, [sys.executable] + sys.argv)
+    main()
