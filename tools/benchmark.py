@@ -32,6 +32,7 @@ import argparse
 import copy
 import gc
 import json
+import logging
 import os
 import statistics
 import sys
@@ -148,7 +149,7 @@ def train_step(model, optimizer, batch: dict, proposals) -> float:
     loss, _ = model.parse_losses(losses)
     loss.backward()
     optimizer.step()
-    return float(loss)
+    return loss.item()
 
 
 class PeakMemory:
@@ -184,10 +185,13 @@ def run(args: argparse.Namespace) -> Dict[str, dict]:
     import torch
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
+    from mmengine.logging import MMLogger
 
     import mmdet_ohem  # noqa: F401
     from mmdet_ohem.testing import demo_batch
     register_all_modules()
+    # init_weights() logs every parameter's init at INFO level.
+    MMLogger.get_current_instance().setLevel(logging.WARNING)
     if args.threads:
         torch.set_num_threads(args.threads)
 

@@ -1,0 +1,349 @@
+"""Training reliability: resume, determinism and DDP on the tiny benchmark.
+
+Runs ``tools/train.py`` (and ``tools/dist_train.sh``) on the embedded
+benchmark config with our OHEM head, shrunk to a few iterations on a
+dataset of 8 images of 128 px generated once per module.
+"""
+import copy
+import functools
+import glob
+import json
+import os
+import os.path as osp
+import pickle
+import socket
+import subprocess
+import sys
+
+import pytest
+import torch
+from mmdet.registry import MODELS
+from mmdet.testing import demo_mm_inputs
+from mmengine.config import Config
+from mmengine.runner import set_random_seed
+from mmengine.runner.checkpoint import _load_checkpoint
+
+from mmdet_ohem.datasets.hard_negatives import generate
+from mmdet_ohem.samplers import LossRankedOHEMSampler
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CONFIG = osp.join(ROOT, 'configs', 'hard_negatives',
+                  'faster-rcnn_r18-tiny_fpn_ohem_hard-negatives.py')
+TRAIN = osp.join(ROOT, 'tools', 'train.py')
+MAX_ITERS = 4
+# Logged per iteration but not a function of the weights and the data.
+UNTIMED = ('time', 'data_time', 'eta')
+
+
+def tiny_options(data_root: str, max_iters: int = MAX_ITERS) -> list:
+    """``--cfg-options`` that shrink the benchmark to seconds on a CPU.
+
+    * batches of 2 in the main process (``num_workers=0``), images resized
+      to 128 px, 100 proposals per image and 32 OHEM picks per image, so
+      the sampler still has to choose;
+    * no validation (the base config validates at ``max_iters``), so the
+      val data settings are left as they are;
+    * a log line and a ``scalars.json`` record per iteration, with
+      ``window_size=1`` so each record is that iteration's loss, not a
+      running mean;
+    * a checkpoint every 2 iterations, all kept (the base keeps one);
+    * the MultiStepLR milestone at iteration 3, so a resume from iteration
+      2 has to restore the scheduler's progress, not only the lr value;
+    * RPN training samples all anchors: mmengine does not save the RNG
+      states in checkpoints and reseeds on resume, and the RPN's
+      ``RandomSampler`` is the only user of torch's global RNG whose draws
+      change a training step, so with it random a resumed run could not
+      continue the uninterrupted one exactly (``loss_rpn_cls`` differs
+      from the first resumed iteration on). The data pipeline's numpy
+      RNG needs no saving: mmengine replays the trained batches through
+      the pipeline on resume;
+    * deterministic algorithms and a fixed seed.
+
+    Args:
+        data_root (str): The generated dataset, ending with ``/``.
+        max_iters (int): Training iterations.
+
+    Returns:
+        list[str]: ``key=value`` items for ``--cfg-options``.
+    """
+    return [
+        f'train_dataloader.dataset.data_root={data_root}',
+        'train_dataloader.batch_size=2',
+        'train_dataloader.num_workers=0',
+        'train_dataloader.persistent_workers=False',
+        'train_dataloader.dataset.pipeline.2.scale=(128,128)',
+        f'train_cfg.max_iters={max_iters}',
+        'val_cfg=None', 'val_dataloader=None', 'val_evaluator=None',
+        'param_scheduler.1.milestones=[3]',
+        f'param_scheduler.1.end={max_iters}',
+        'model.train_cfg.rpn.sampler.num=100000',
+        'model.train_cfg.rpn_proposal.max_per_img=100',
+        'model.train_cfg.rcnn.sampler.num=32',
+        'default_hooks.logger.interval=1',
+        'log_processor.window_size=1',
+        'default_hooks.checkpoint.interval=2',
+        'default_hooks.checkpoint.max_keep_ckpts=-1',
+        'randomness.seed=0', 'randomness.deterministic=True',
+    ]
+
+
+def train_env() -> dict:
+    """The environment of a training subprocess.
+
+    One BLAS/OpenMP thread: the test machines have few cores shared by
+    other jobs, where torch's default of one thread per core makes an
+    iteration ten times slower; it also fixes the order of the float
+    reductions, so the runs compared below use the same one.
+    """
+    return dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
+
+
+def start_train(work_dir: str, data_root: str,
+                *args: str) -> subprocess.Popen:
+    """Start ``tools/train.py CONFIG`` with :func:`tiny_options`.
+
+    Args:
+        work_dir (str): The ``--work-dir``.
+        data_root (str): The generated dataset.
+        *args (str): More ``train.py`` arguments, before ``--cfg-options``.
+
+    Returns:
+        subprocess.Popen: The run; pass it to :func:`finish`.
+    """
+    cmd = [sys.executable, TRAIN, CONFIG, '--work-dir', work_dir, *args,
+           '--cfg-options', *tiny_options(data_root)]
+    return subprocess.Popen(cmd, cwd=osp.dirname(work_dir), env=train_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+
+
+def finish(proc: subprocess.Popen, timeout: float = 300) -> str:
+    """Wait for a run of :func:`start_train`; it must succeed.
+
+    Returns:
+        str: Its stdout and stderr.
+    """
+    try:
+        log, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        log, _ = proc.communicate()
+        pytest.fail(f'train.py ran over {timeout} s:\n{log[-4000:]}')
+    assert proc.returncode == 0, log[-4000:]
+    return log
+
+
+def read_scalars(work_dir: str) -> dict:
+    """The per-iteration records of the run's ``vis_data/scalars.json``.
+
+    Returns:
+        dict[int, dict]: Each record by its ``iter``, without the timings.
+    """
+    files = glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))
+    assert len(files) == 1, files  # one run per work dir
+    with open(files[0]) as f:
+        records = [json.loads(line) for line in f if line.strip()]
+    return {
+        r['iter']: {k: v for k, v in r.items() if k not in UNTIMED}
+        for r in records
+    }
+
+
+def load_state_dict(path: str) -> dict:
+    """The weights of an mmengine checkpoint (through mmdet_ohem.compat)."""
+    return _load_checkpoint(path, map_location='cpu')['state_dict']
+
+
+def assert_same_weights(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+@pytest.fixture(scope='module')
+def tiny_data(tmp_path_factory) -> str:
+    """8 train and 4 val images of 128 px; returns the root with ``/``."""
+    root = str(tmp_path_factory.mktemp('tiny_hard_negatives'))
+    generate(root, n_train=8, n_val=4, img_size=128, seed=0)
+    return root + '/'
+
+
+@pytest.fixture(scope='module')
+def two_runs(tmp_path_factory, tiny_data) -> tuple:
+    """Work dirs of two identical runs of ``MAX_ITERS`` iterations.
+
+    They run side by side, one thread each, to use two cores.
+    """
+    base = tmp_path_factory.mktemp('runs')
+    work_dirs = (str(base / 'uninterrupted'), str(base / 'again'))
+    procs = [start_train(w, tiny_data) for w in work_dirs]
+    for proc in procs:
+        finish(proc)
+    return work_dirs
+
+
+@pytest.fixture(scope='module')
+def uninterrupted(two_runs) -> str:
+    return two_runs[0]
+
+
+def test_same_seed_same_losses_and_picks(two_runs):
+    ref, again = (read_scalars(w) for w in two_runs)
+    assert sorted(ref) == list(range(1, MAX_ITERS + 1))
+    # Losses, grad norm, lr and the OHEM stats the MiningStatsHook logs
+    # (num_picked, fg_share, loss_picked...), all bit for bit.
+    assert 'ohem/loss_picked' in ref[1] and 'loss_rpn_cls' in ref[1]
+    assert again == ref
+    # The picks are a real choice: fewer than the candidates.
+    assert all(r['ohem/num_picked'] < r['ohem/num_candidates']
+               for r in ref.values())
+    assert_same_weights(*(load_state_dict(
+        osp.join(w, f'iter_{MAX_ITERS}.pth')) for w in two_runs))
+
+
+def test_resume_continues_the_run_exactly(uninterrupted, tiny_data,
+                                          tmp_path):
+    checkpoint = osp.join(uninterrupted, 'iter_2.pth')
+    # mmengine's checkpoints hold more than tensors, so torch's default
+    # weights_only load refuses them: the resume below needs
+    # mmdet_ohem.compat (train.py imports it), with torch's defaults.
+    with pytest.raises(pickle.UnpicklingError):
+        torch.load(checkpoint)
+
+    work_dir = str(tmp_path / 'resumed')
+    log = finish(start_train(work_dir, tiny_data, '--resume', checkpoint))
+    assert 'resumed epoch: 0, iter: 2' in log
+    # mmengine's InfiniteSampler has no saved position: the loop replays
+    # the 2 trained batches, which also replays the pipeline's numpy RNG.
+    assert 'Advance dataloader 2 steps' in log
+
+    ref, resumed = read_scalars(uninterrupted), read_scalars(work_dir)
+    assert sorted(resumed) == [3, 4]  # iterations 1-2 are not retrained
+    # The scheduler resumes: warm-up still going, then the milestone.
+    assert ref[2]['lr'] < ref[3]['lr'] and ref[4]['lr'] < ref[3]['lr']
+    for it in (3, 4):
+        # Same data, weights, momentum, lr and picks: identical numbers.
+        assert resumed[it] == ref[it], it
+    assert_same_weights(
+        load_state_dict(osp.join(uninterrupted, 'iter_4.pth')),
+        load_state_dict(osp.join(work_dir, 'iter_4.pth')))
+
+
+@functools.lru_cache()
+def benchmark_cfg() -> Config:
+    """:data:`CONFIG`, loaded once: resolving ``mmdet::`` takes 1 s."""
+    return Config.fromfile(CONFIG, import_custom_modules=False)
+
+
+def ohem_loss_step(seed: int):
+    """One ``loss`` step of the benchmark's OHEM detector built from ``seed``.
+
+    The model of :data:`CONFIG` (ResNet-18 at 1/4 width, OHEMRoIHead with
+    a LossRankedOHEMSampler), with 300 proposals and 32 picks per image:
+    a few times cheaper than ``mmdet_ohem.testing.small_detector_cfg``'s
+    full-width model, and it is the model trained by the tests above.
+
+    Returns:
+        tuple: The losses (dict of tensors), the picks of each image as
+        ``(pos_inds, neg_inds)`` and the sampler's stats.
+    """
+    cfg = copy.deepcopy(benchmark_cfg().model)
+    cfg.train_cfg.rpn_proposal.max_per_img = 300
+    cfg.train_cfg.rcnn.sampler.num = 32
+    set_random_seed(seed)
+    # The modules draw their weights from the seeded RNG as they are
+    # built; init_weights is left out to save a second per model.
+    model = MODELS.build(cfg)
+    model.train()
+    sampler = model.roi_head.bbox_sampler
+    assert isinstance(sampler, LossRankedOHEMSampler)
+    select, picks = sampler.select, []
+
+    def capture(batch, losses):
+        results = select(batch, losses)
+        picks.extend((r.pos_inds.clone(), r.neg_inds.clone())
+                     for r in results)
+        return results
+
+    sampler.select = capture
+    data = model.data_preprocessor(
+        demo_mm_inputs(2, image_shapes=(3, 128, 128), num_items=[3, 4],
+                       num_classes=3), True)
+    losses = model.loss(data['inputs'], data['data_samples'])
+    return losses, picks, dict(sampler.stats)
+
+
+def assert_same_picks(a: list, b: list) -> None:
+    assert len(a) == len(b) == 2
+    for (pos_a, neg_a), (pos_b, neg_b) in zip(a, b):
+        assert torch.equal(pos_a, pos_b) and torch.equal(neg_a, neg_b)
+
+
+def flatten(losses: dict) -> dict:
+    """Loss tensors (or lists of them) as plain lists of floats."""
+    out = {}
+    for key, value in losses.items():
+        values = value if isinstance(value, (list, tuple)) else [value]
+        out[key] = [v.detach().reshape(-1).tolist() for v in values]
+    return out
+
+
+def test_ohem_picks_are_deterministic():
+    losses, picks, stats = ohem_loss_step(0)
+    # Mining chose: 32 of about 300 candidates per image.
+    assert stats['num_picked'] == 32
+    assert stats['num_candidates'] > 2 * stats['num_picked']
+    again, picks_again, _ = ohem_loss_step(0)
+    assert_same_picks(picks, picks_again)
+    assert flatten(again) == flatten(losses)
+    # Other weights pick other RoIs: the capture sees the real picks.
+    other, picks_other, _ = ohem_loss_step(1)
+    with pytest.raises(AssertionError):
+        assert_same_picks(picks, picks_other)
+
+
+def free_port() -> int:
+    """A TCP port free now; torchrun binds it a moment later."""
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(torch.cuda.is_available(), reason='CPU-only behaviour')
+def test_dist_train_ohem_two_ranks_and_infer(tiny_data, tmp_path):
+    from mmdet.apis import inference_detector, init_detector
+
+    work_dir = str(tmp_path / 'dist')
+    options = tiny_options(tiny_data, max_iters=2)
+    # torchrun gives each rank one thread already (OMP_NUM_THREADS=1).
+    env = dict(os.environ, PYTHON=sys.executable, PORT=str(free_port()))
+    out = subprocess.run(
+        ['bash', osp.join(ROOT, 'tools', 'dist_train.sh'), CONFIG, '2',
+         '--work-dir', work_dir, '--cfg-options', *options],
+        cwd=str(tmp_path), env=env, capture_output=True, text=True,
+        timeout=600)
+    log = out.stdout + out.stderr
+    # torchrun exits 0 only if every rank did.
+    assert out.returncode == 0, log[-4000:]
+    # mmengine logs its world size as "GPU number".
+    assert 'Distributed training: True' in log
+    assert 'GPU number: 2' in log
+    assert 'Iter(train) [2/2]' in log
+    dumped = osp.join(work_dir, osp.basename(CONFIG))
+    with open(dumped) as f:
+        assert "backend='gloo'" in f.read()
+
+    # A fresh model from the dumped config and the checkpoint of rank 0,
+    # loaded by mmengine (the compat loader) as test.py would.
+    checkpoint = osp.join(work_dir, 'iter_2.pth')
+    model = init_detector(dumped, checkpoint, device='cpu')
+    assert_same_weights(model.state_dict(), load_state_dict(checkpoint))
+    assert model.dataset_meta['classes'] == ('disk', 'square', 'triangle')
+    result = inference_detector(model,
+                                osp.join(tiny_data, 'val', '000001.png'))
+    pred = result.pred_instances
+    assert pred.bboxes.shape[1] == 4
+    assert len(pred.scores) == len(pred.bboxes) == len(pred.labels)
+    assert torch.isfinite(pred.bboxes).all()
+    assert ((pred.labels >= 0) & (pred.labels < 3)).all()
