@@ -66,9 +66,29 @@ def _is_local(path: str) -> bool:
     return '://' not in path
 
 
+def missing_raccoon_message(path: str, data_root: Optional[str]) -> str:
+    """What to tell a user of ``configs/raccoon/`` whose split is missing.
+
+    The split lists are written by ``tools/prepare_raccoon.py`` from the
+    raccoon photos, which are not shipped: say which of the two is absent.
+    """
+    split = osp.normpath(path)
+    root = osp.normpath(data_root) if data_root else '<data_root>'
+    prepare = ('python tools/prepare_raccoon.py '
+               f'--root {root} --out {osp.dirname(split)}')
+    if data_root and osp.isdir(data_root):
+        return f'Raccoon split not found at {split}. Write it: {prepare}'
+    return (f'Raccoon split not found at {split}, nor the raccoon photos at '
+            f'{root}: configs/raccoon/ are end-to-end checks on real photos '
+            'that are not shipped with mmdet-ohem. Put the dataset there '
+            f'(images/, annotations/) and run {prepare}, or {DEMO_HINT}')
+
+
 def missing_dataset_message(path: str, where: str,
                             data_root: Optional[str]) -> str:
     """What to tell a user whose annotation file ``path`` is missing."""
+    if 'raccoon' in f'{path} {data_root}'.lower():
+        return missing_raccoon_message(path, data_root)
     root = (data_root or osp.dirname(osp.dirname(path)) or '.').rstrip('/')
     if 'coco' in path.lower():
         return (f'COCO annotations not found at {path}. Put COCO 2017 under '
