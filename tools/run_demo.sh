@@ -1,37 +1,34 @@
 #!/usr/bin/env bash
-# `make demo`: the embedded benchmark end to end, on CPU, in minutes.
+# `make demo`: the embedded benchmark end to end, on CPU.
 #   1. generate the hard-negatives dataset (skipped when up to date);
 #   2. train mmdet's RandomSampler baseline and our paper-mode OHEM for the
-#      same short schedule, and evaluate each with CocoMetric;
+#      same schedule, side by side (one thread each), each evaluated with
+#      CocoMetric at the end;
 #   3. print the side-by-side table and write work_dirs/demo/compare.png.
-# PY, WORK (work dir root) and ITERS can be overridden from the environment.
+# ITERS shortens or lengthens the schedule (milestones follow).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PY:-.venv/bin/python}
+export PY=${PY:-.venv/bin/python}
 WORK=${WORK:-work_dirs/demo}
 ITERS=${ITERS:-}
 CONFIGS=configs/hard_negatives
 start=$(date +%s)
-
-step() { echo -e "\n==> [$(( $(date +%s) - start ))s] $*"; }
+step() { echo -e "\n==> [$(( $(date +%s) - start )) s] $*"; }
 
 step 'generating the embedded dataset (data/hard_negatives)'
 $PY tools/generate_hard_negatives.py --out data/hard_negatives
 
-opts=()
+opts=''
 if [ -n "$ITERS" ]; then
-    # A shorter or longer schedule: milestones and evaluation follow.
-    opts=(--cfg-options "train_cfg.max_iters=$ITERS"
-          "train_cfg.val_interval=$ITERS"
-          "param_scheduler.1.end=$ITERS"
-          "param_scheduler.1.milestones=[$((ITERS * 3 / 4)),$((ITERS * 9 / 10))]"
-          "default_hooks.checkpoint.interval=$ITERS")
+    opts="train_cfg.max_iters=$ITERS train_cfg.val_interval=$ITERS"
+    opts+=" param_scheduler.1.end=$ITERS default_hooks.checkpoint.interval=$ITERS"
+    opts+=" param_scheduler.1.milestones=[$((ITERS * 3 / 4)),$((ITERS * 9 / 10))]"
 fi
-for variant in random ohem; do
-    step "training + COCO eval: $variant (log: $WORK/$variant)"
-    $PY tools/train.py "$CONFIGS/faster-rcnn_r18-tiny_fpn_${variant}_hard-negatives.py" \
-        --work-dir "$WORK/$variant" "${opts[@]}"
-done
+step "training random and ohem side by side (logs: $WORK/*.log)"
+rm -rf "$WORK"
+bash tools/train_parallel.sh \
+    "random=$CONFIGS/faster-rcnn_r18-tiny_fpn_random_hard-negatives.py:$WORK/random:$opts" \
+    "ohem=$CONFIGS/faster-rcnn_r18-tiny_fpn_ohem_hard-negatives.py:$WORK/ohem:$opts"
 
 step 'comparison'
 $PY tools/compare.py "$WORK/random" "$WORK/ohem" --names random ohem \

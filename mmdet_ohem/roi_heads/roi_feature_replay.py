@@ -1,0 +1,105 @@
+"""Reuse the readonly pass's RoI features in the trainable pass.
+
+The paper computes RoI features once per step: the readonly network ranks
+every candidate, and the trainable network runs forward + backward on the
+picks. MMDetection's ``StandardRoIHead.bbox_loss`` would run RoIAlign again
+on the picks; on a CPU RoIAlign dominates the step, so ``OHEMRoIHead`` feeds
+the picks' readonly features back instead, and only RoIAlign's *backward*
+runs for them (mmcv's own kernel, so the gradient is exactly the plain
+head's).
+
+The extractor's own ``forward`` (level mapping, empty levels, DDP guards)
+runs unchanged: only its mmcv ``RoIAlign`` layers are swapped, for the
+duration of a ``with`` block, for layers that hand out the cached rows.
+"""
+from contextlib import contextmanager
+from typing import Iterator, List
+
+import torch
+from mmcv.ops import RoIAlign
+from mmcv.ops.roi_align import RoIAlignFunction
+from mmdet.models.roi_heads.roi_extractors import SingleRoIExtractor
+from torch import Tensor, nn
+from torch.autograd import Function
+
+
+class _ReplayRoIAlignFunction(Function):
+    """Forward: the cached RoIAlign output; backward: mmcv's RoIAlign's."""
+
+    @staticmethod
+    def forward(ctx, feat: Tensor, rois: Tensor, cached: Tensor,
+                layer: RoIAlign) -> Tensor:
+        ctx.save_for_backward(rois, feat.new_zeros(0), feat.new_zeros(0))
+        ctx.input_shape = feat.size()
+        ctx.output_size = layer.output_size
+        ctx.spatial_scale = layer.spatial_scale
+        ctx.sampling_ratio = layer.sampling_ratio
+        ctx.pool_mode = 1  # 'avg' (checked by can_replay)
+        ctx.aligned = layer.aligned
+        return cached.clone()
+
+    @staticmethod
+    def backward(ctx, grad_output: Tensor) -> tuple:
+        # ctx carries exactly the fields mmcv's backward reads.
+        grad_feat = RoIAlignFunction.backward(ctx, grad_output)[0]
+        return grad_feat, None, None, None
+
+
+class _ReplayLayer(nn.Module):
+    """Stands in for one RoIAlign level: returns the cached rows."""
+
+    def __init__(self, layer: RoIAlign, rois: Tensor, cached: Tensor):
+        super().__init__()
+        self.layer = layer
+        self.output_size = layer.output_size  # the extractor reads it
+        self.rois = rois
+        self.cached = cached
+
+    def forward(self, feat: Tensor, rois: Tensor) -> Tensor:
+        # The extractor must ask for exactly the RoIs that were cached.
+        if rois.shape != self.rois.shape or not torch.equal(
+                rois, self.rois.type_as(rois)):
+            raise RuntimeError(
+                'RoI feature replay was asked for other RoIs than cached')
+        return _ReplayRoIAlignFunction.apply(feat, rois, self.cached,
+                                             self.layer)
+
+
+def can_replay(extractor: nn.Module) -> bool:
+    """Whether ``extractor``'s features can be replayed.
+
+    True for MMDetection's ``SingleRoIExtractor`` over mmcv ``RoIAlign``
+    layers in ``'avg'`` mode (the defaults of every mmdet R-CNN); any other
+    extractor is simply run again on the picks.
+    """
+    return type(extractor) is SingleRoIExtractor and all(
+        type(layer) is RoIAlign and layer.pool_mode == 'avg'
+        and not layer.use_torchvision for layer in extractor.roi_layers)
+
+
+@contextmanager
+def replay_roi_features(extractor: SingleRoIExtractor, rois: Tensor,
+                        feats: Tensor) -> Iterator[None]:
+    """Inside the block, ``extractor(x, rois)`` returns ``feats``.
+
+    No RoIAlign forward runs; the backward pass still reaches ``x`` through
+    mmcv's RoIAlign backward, as if the features had been extracted there.
+
+    Args:
+        extractor (SingleRoIExtractor): The bbox RoI extractor (see
+            :func:`can_replay`).
+        rois (Tensor): The RoIs the block will extract, (n, 5).
+        feats (Tensor): Their features from an earlier pass of the same
+            extractor on the same ``x``, (n, C, h, w), without grad.
+    """
+    layers: List[nn.Module] = list(extractor.roi_layers)
+    levels = extractor.map_roi_levels(rois, len(layers))
+    for i, layer in enumerate(layers):
+        inds = torch.nonzero(levels == i, as_tuple=True)[0]
+        extractor.roi_layers[i] = _ReplayLayer(layer, rois[inds],
+                                               feats[inds])
+    try:
+        yield
+    finally:
+        for i, layer in enumerate(layers):
+            extractor.roi_layers[i] = layer
