@@ -26,4 +26,6 @@ model = dict(
                 scope='image',
                 add_gt_as_proposals=True))))
 
-custom_hooks = [dict(type='MiningStatsHook')]
+# RNGStateHook: checkpoints keep the RNG states, so --resume continues the
+# random draws of the interrupted run.
+custom_hooks = [dict(type='RNGStateHook'), dict(type='MiningStatsHook')]

@@ -11,19 +11,23 @@ import json
 import os
 import os.path as osp
 import pickle
+import random
 import socket
 import subprocess
 import sys
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
 from mmdet.registry import MODELS
 from mmdet.testing import demo_mm_inputs
 from mmengine.config import Config
-from mmengine.runner import set_random_seed
-from mmengine.runner.checkpoint import _load_checkpoint
+from mmengine.runner import IterBasedTrainLoop, set_random_seed
+from mmengine.runner.checkpoint import _load_checkpoint, save_checkpoint
 
 from mmdet_ohem.datasets.hard_negatives import generate
+from mmdet_ohem.hooks import RNGStateHook, rng_state_hook
 from mmdet_ohem.samplers import LossRankedOHEMSampler
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -49,14 +53,9 @@ def tiny_options(data_root: str, max_iters: int = MAX_ITERS) -> list:
     * a checkpoint every 2 iterations, all kept (the base keeps one);
     * the MultiStepLR milestone at iteration 3, so a resume from iteration
       2 has to restore the scheduler's progress, not only the lr value;
-    * RPN training samples all anchors: mmengine does not save the RNG
-      states in checkpoints and reseeds on resume, and the RPN's
-      ``RandomSampler`` is the only user of torch's global RNG whose draws
-      change a training step, so with it random a resumed run could not
-      continue the uninterrupted one exactly (``loss_rpn_cls`` differs
-      from the first resumed iteration on). The data pipeline's numpy
-      RNG needs no saving: mmengine replays the trained batches through
-      the pipeline on resume;
+    * the config's default RPN sampling (256 random anchors per image, from
+      torch's global RNG), which a resume continues exactly only with the
+      config's ``RNGStateHook``: mmengine saves no RNG state and reseeds;
     * deterministic algorithms and a fixed seed.
 
     Args:
@@ -76,7 +75,6 @@ def tiny_options(data_root: str, max_iters: int = MAX_ITERS) -> list:
         'val_cfg=None', 'val_dataloader=None', 'val_evaluator=None',
         'param_scheduler.1.milestones=[3]',
         f'param_scheduler.1.end={max_iters}',
-        'model.train_cfg.rpn.sampler.num=100000',
         'model.train_cfg.rpn_proposal.max_per_img=100',
         'model.train_cfg.rcnn.sampler.num=32',
         'default_hooks.logger.interval=1',
@@ -160,6 +158,14 @@ def assert_same_weights(a: dict, b: dict) -> None:
         assert torch.equal(a[key], b[key]), key
 
 
+def assert_same_rng_state(a: dict, b: dict) -> None:
+    """Two ``rng_state`` dicts of RNGStateHook are the same states."""
+    assert a.keys() == b.keys()
+    assert torch.equal(a['torch'], b['torch'])
+    assert all(np.array_equal(x, y) for x, y in zip(a['numpy'], b['numpy']))
+    assert a['random'] == b['random']
+
+
 @pytest.fixture(scope='module')
 def tiny_data(tmp_path_factory) -> str:
     """8 train and 4 val images of 128 px; returns the root with ``/``."""
@@ -210,23 +216,155 @@ def test_resume_continues_the_run_exactly(uninterrupted, tiny_data,
     with pytest.raises(pickle.UnpicklingError):
         torch.load(checkpoint)
 
+    # The config's RNGStateHook saved the generators' states.
+    meta = _load_checkpoint(checkpoint, map_location='cpu')['meta']
+    assert set(meta['rng_state']) >= {'torch', 'numpy', 'random'}
+
     work_dir = str(tmp_path / 'resumed')
     log = finish(start_train(work_dir, tiny_data, '--resume', checkpoint))
     assert 'resumed epoch: 0, iter: 2' in log
     # mmengine's InfiniteSampler has no saved position: the loop replays
-    # the 2 trained batches, which also replays the pipeline's numpy RNG.
+    # the 2 trained batches, which also replays the pipeline's numpy RNG
+    # (num_workers=0: the pipeline runs in the trainer's process).
     assert 'Advance dataloader 2 steps' in log
+    # Then, at iteration 3, torch's RNG (the RPN's RandomSampler) goes back
+    # to its state of the checkpoint; numpy's is left to the replay.
+    assert 'RNGStateHook: restored the RNG states of iteration 2: ' \
+        'torch.' in log
 
     ref, resumed = read_scalars(uninterrupted), read_scalars(work_dir)
     assert sorted(resumed) == [3, 4]  # iterations 1-2 are not retrained
     # The scheduler resumes: warm-up still going, then the milestone.
     assert ref[2]['lr'] < ref[3]['lr'] and ref[4]['lr'] < ref[3]['lr']
     for it in (3, 4):
-        # Same data, weights, momentum, lr and picks: identical numbers.
+        # Same data, weights, momentum, lr, RPN anchors and OHEM picks:
+        # identical numbers.
         assert resumed[it] == ref[it], it
-    assert_same_weights(
-        load_state_dict(osp.join(uninterrupted, 'iter_4.pth')),
-        load_state_dict(osp.join(work_dir, 'iter_4.pth')))
+    ends = [_load_checkpoint(osp.join(w, 'iter_4.pth'), map_location='cpu')
+            for w in (uninterrupted, work_dir)]
+    assert_same_weights(*(c['state_dict'] for c in ends))
+    # And the generators end where the uninterrupted run's do, numpy's
+    # included (restoring it at iteration 3 would rewind it by a batch:
+    # with 4 iterations, a difference the losses happen not to show).
+    assert_same_rng_state(*(c['meta']['rng_state'] for c in ends))
+
+
+def draws() -> tuple:
+    """A few numbers from each global generator RNGStateHook saves."""
+    return (torch.rand(4).tolist(), np.random.rand(4).tolist(),
+            random.random())
+
+
+def hook_runner(iteration: int, iter_based: bool = True,
+                num_workers: int = 0) -> SimpleNamespace:
+    """What RNGStateHook reads of the Runner, at the start of training.
+
+    Args:
+        iteration (int): ``runner.iter``: the resumed checkpoint's, or 0
+            for a ``load_from`` run.
+        iter_based (bool): An ``IterBasedTrainLoop``, else an epoch loop.
+        num_workers (int): The train data loader's workers.
+    """
+    loop = (IterBasedTrainLoop.__new__(IterBasedTrainLoop) if iter_based
+            else SimpleNamespace())
+    return SimpleNamespace(
+        iter=iteration, epoch=0, train_loop=loop,
+        train_dataloader=SimpleNamespace(num_workers=num_workers))
+
+
+def save_with_hook(hook: RNGStateHook, path: str, **meta) -> None:
+    """An mmengine checkpoint of iteration 2, saved with ``hook``."""
+    checkpoint = dict(meta=dict(epoch=0, iter=2, **meta), state_dict={})
+    hook.before_save_checkpoint(hook_runner(2), checkpoint)
+    save_checkpoint(checkpoint, path)
+
+
+def start_training(hook: RNGStateHook, runner: SimpleNamespace) -> None:
+    """The hook calls of the train loop up to its first batch."""
+    hook.before_train_epoch(runner)
+    hook.before_train_iter(runner, runner.iter)
+
+
+@pytest.mark.parametrize(
+    'iter_based,num_workers,host',
+    [(False, 0, True), (True, 2, True), (True, 0, False)],
+    ids=['epoch-loop', 'iter-loop-workers', 'iter-loop-no-workers'])
+def test_rng_state_hook_resumes_the_draws(tmp_path, monkeypatch,
+                                          iter_based, num_workers, host):
+    logs = []
+    monkeypatch.setattr(rng_state_hook, 'print_log',
+                        lambda msg, **kwargs: logs.append(msg))
+    path = str(tmp_path / 'iter_2.pth')
+    set_random_seed(1)
+    save_with_hook(RNGStateHook(), path)
+    after_save = draws()  # what the uninterrupted run draws next
+
+    # The resumed run: a new process seeded by mmengine, the checkpoint
+    # loaded through mmengine's loader, then the train loop starts.
+    hook, runner = RNGStateHook(), hook_runner(2, iter_based, num_workers)
+    set_random_seed(2)
+    hook.after_load_checkpoint(runner, _load_checkpoint(path))
+    own = RNGStateHook.get_rng_state()
+    own_draws = draws()
+    RNGStateHook.set_rng_state(own)
+    start_training(hook, runner)
+    resumed = draws()
+    assert resumed[0] == after_save[0]  # torch's RNG: always restored
+    # numpy and random: restored unless a worker-less iter-based loader
+    # replays them through the pipeline.
+    assert resumed[1:] == (after_save[1:] if host else own_draws[1:])
+    assert len(logs) == 1 and 'iteration 2' in logs[0]
+    # Once only: the next iteration draws on.
+    hook.before_train_iter(runner, 3)
+    assert draws()[0] != after_save[0]
+    assert len(logs) == 1
+
+
+def test_rng_state_hook_leaves_load_from_alone(tmp_path, monkeypatch):
+    logs = []
+    monkeypatch.setattr(rng_state_hook, 'print_log',
+                        lambda msg, **kwargs: logs.append(msg))
+    path = str(tmp_path / 'iter_2.pth')
+    set_random_seed(1)
+    save_with_hook(RNGStateHook(), path)
+
+    # load_from: fine-tuning from the weights starts at iteration 0.
+    for iter_based in (True, False):
+        hook, runner = RNGStateHook(), hook_runner(0, iter_based, 2)
+        set_random_seed(2)
+        hook.after_load_checkpoint(runner, _load_checkpoint(path))
+        own = RNGStateHook.get_rng_state()
+        own_draws = draws()
+        RNGStateHook.set_rng_state(own)
+        start_training(hook, runner)
+        assert draws() == own_draws
+    assert logs == []
+
+
+def test_rng_state_hook_warns_once_without_states(tmp_path, monkeypatch):
+    logs = []
+    monkeypatch.setattr(rng_state_hook, 'print_log',
+                        lambda msg, **kwargs: logs.append(msg))
+    path = str(tmp_path / 'iter_2.pth')
+    # Saved without the hook: no rng_state in meta.
+    save_checkpoint(dict(meta=dict(epoch=0, iter=2), state_dict={}), path)
+    assert 'rng_state' not in _load_checkpoint(path)['meta']
+
+    hook = RNGStateHook()
+    for _ in range(2):
+        runner = hook_runner(2)
+        hook.after_load_checkpoint(runner, _load_checkpoint(path))
+        own = RNGStateHook.get_rng_state()
+        own_draws = draws()
+        RNGStateHook.set_rng_state(own)
+        start_training(hook, runner)
+        assert draws() == own_draws  # the run goes on with its seeding
+    assert len(logs) == 1 and 'no RNG states' in logs[0]
+    # A load_from of such a checkpoint is no reason to warn.
+    other = RNGStateHook()
+    other.after_load_checkpoint(hook_runner(0), _load_checkpoint(path))
+    start_training(other, hook_runner(0))
+    assert len(logs) == 1
 
 
 @functools.lru_cache()

@@ -115,5 +115,8 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', by_epoch=False,
                     interval=max_iters, max_keep_ckpts=1))
 log_processor = dict(by_epoch=False)
+# Checkpoints keep the RNG states, so --resume continues the random draws
+# (the RPN's anchor sampling) of the interrupted run.
+custom_hooks = [dict(type='RNGStateHook')]
 randomness = dict(seed=0)
 auto_scale_lr = dict(enable=False)

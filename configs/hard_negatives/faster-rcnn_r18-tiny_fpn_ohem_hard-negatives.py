@@ -12,4 +12,4 @@ model = dict(
                 pos_fraction=None,
                 ranking='cls+bbox',
                 nms_thr=0.7))))
-custom_hooks = [dict(type='MiningStatsHook')]
+custom_hooks = [dict(type='RNGStateHook'), dict(type='MiningStatsHook')]
