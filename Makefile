@@ -2,13 +2,16 @@
 VENV ?= .venv
 PY := $(if $(VIRTUAL_ENV),$(VIRTUAL_ENV)/bin/python,$(VENV)/bin/python)
 
-.PHONY: install test test-slow lint demo bench clean
+.PHONY: install test test-dist test-slow lint demo bench clean
 
 install:  ## the pinned stack in .venv (or the active virtualenv)
 	bash tools/install.sh
 
 test:  ## THE test command: the default suite (CPU, a few minutes)
 	$(PY) -m pytest -q -m 'not slow' tests
+
+test-dist:  ## the multi-process (torchrun, gloo) tests, marked slow
+	$(PY) -m pytest -q -m slow -k dist tests
 
 test-slow:  ## the long end-to-end runs as well
 	$(PY) -m pytest -q tests

@@ -1,5 +1,7 @@
 """Shared fixtures: a ResNet-18 Faster R-CNN RoI head on hand-made RoIs."""
 import copy
+import os.path as osp
+import sys
 
 import pytest
 import torch
@@ -12,6 +14,10 @@ import mmdet_ohem  # noqa: F401
 from mmdet_ohem.testing import ohem_sampler, small_detector_cfg
 
 register_all_modules()
+# Tools loaded as modules find their helpers (tools/_package_files.py) as
+# they do when run as scripts.
+sys.path.insert(
+    0, osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'tools'))
 
 NUM_CLASSES = 4
 IMG = 128

@@ -9,9 +9,9 @@ from mmengine.logging import MessageHub
 from mmengine.registry import MODEL_WRAPPERS
 from mmengine.runner import LogProcessor
 
+from mmdet_ohem.hooks import (MiningStatsHook, find_mining_samplers,
+                              mining_stats_hook)
 from conftest import build_roi_head
-from mmdet_ohem.hooks import MiningStatsHook, find_mining_samplers
-from mmdet_ohem.hooks import mining_stats_hook
 
 KEYS = ('num_candidates', 'num_after_nms', 'num_picked', 'fg_share',
         'loss_picked', 'loss_all')

@@ -5,8 +5,8 @@ import pytest
 import torch
 from mmdet.registry import MODELS, TASK_UTILS
 
-from conftest import build_roi_head
 from mmdet_ohem.testing import ohem_sampler
+from conftest import build_roi_head
 
 MMDET_OHEM = dict(type='OHEMSampler', num=32, pos_fraction=0.25,
                   neg_pos_ub=-1, add_gt_as_proposals=True)

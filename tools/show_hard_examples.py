@@ -27,13 +27,11 @@ Example::
 """
 import argparse
 import copy
-import importlib.util
 import os
 import os.path as osp
 import sys
 import warnings
 from contextlib import contextmanager
-from types import ModuleType
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 # mmengine imports pkg_resources, whose deprecation warning would open every
@@ -44,6 +42,8 @@ warnings.filterwarnings(
 
 import numpy as np  # noqa: E402
 from mmengine.config import Config, ConfigDict, DictAction  # noqa: E402
+
+from _package_files import load_data_check  # noqa: E402
 
 GT_COLOR = (0, 220, 0)  # RGB, as mmengine's Visualizer takes tuples
 FG_COLOR = (255, 140, 0)
@@ -98,25 +98,6 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     if args.top < 0:
         parser.error('--top must be >= 0')
     return args
-
-
-def load_data_check() -> ModuleType:
-    """``mmdet_ohem/utils/data_check.py``, without importing the package.
-
-    As in ``tools/test.py``: the check needs neither torch nor mmdet, so a
-    missing dataset is reported before seconds of imports.
-    """
-    spec = importlib.util.find_spec('mmdet_ohem')
-    if spec is None or not spec.submodule_search_locations:
-        raise ImportError('mmdet_ohem is not installed; run `make install` '
-                          'or `pip install -e .` in the repository')
-    path = osp.join(
-        list(spec.submodule_search_locations)[0], 'utils', 'data_check.py')
-    module_spec = importlib.util.spec_from_file_location(
-        '_mmdet_ohem_data_check', path)
-    module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
-    return module
 
 
 def check_inputs(cfg: Config, checkpoint: str, split: str) -> None:
@@ -378,13 +359,14 @@ def show_hard_examples(args: argparse.Namespace) -> List[dict]:
         sys.exit(1)
 
     # Registers mmdet-ohem's modules whatever the config imports.
-    import mmdet_ohem  # noqa: F401
     import mmcv
     from mmdet.registry import DATASETS, MODELS
     from mmdet.utils import register_all_modules
     from mmdet.visualization import DetLocalVisualizer
     from mmengine.runner import load_checkpoint
     from mmengine.utils import import_modules_from_strings
+
+    import mmdet_ohem  # noqa: F401
     if cfg.get('custom_imports', None):
         import_modules_from_strings(**cfg['custom_imports'])
     register_all_modules()

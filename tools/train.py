@@ -15,12 +15,10 @@ Example::
     bash tools/dist_train.sh configs/faster_rcnn_ohem.py 8
 """
 import argparse
-import importlib.util
 import os
 import os.path as osp
 import sys
 import warnings
-from types import ModuleType
 
 # mmengine imports pkg_resources, whose deprecation warning would open every
 # run; mmdet_ohem.compat silences it, but is imported after the data check.
@@ -29,6 +27,8 @@ warnings.filterwarnings(
     category=UserWarning)
 
 from mmengine.config import Config, DictAction  # noqa: E402
+
+from _package_files import load_data_check  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -79,25 +79,6 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def load_data_check() -> ModuleType:
-    """``mmdet_ohem/utils/data_check.py``, without importing the package.
-
-    Importing ``mmdet_ohem`` pulls in torch and mmdet (seconds); the data
-    check needs neither, so a missing dataset is reported at once.
-    """
-    spec = importlib.util.find_spec('mmdet_ohem')
-    if spec is None or not spec.submodule_search_locations:
-        raise ImportError('mmdet_ohem is not installed; run `make install` '
-                          'or `pip install -e .` in the repository')
-    path = osp.join(
-        list(spec.submodule_search_locations)[0], 'utils', 'data_check.py')
-    module_spec = importlib.util.spec_from_file_location(
-        '_mmdet_ohem_data_check', path)
-    module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
-    return module
-
-
 def main() -> None:
     """Build the Runner from the config and train."""
     args = parse_args()
@@ -115,11 +96,11 @@ def main() -> None:
         sys.exit(1)
 
     # Registers mmdet-ohem's modules whatever the config imports.
-    import mmdet_ohem  # noqa: F401
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
     from mmengine.utils import import_modules_from_strings
 
+    import mmdet_ohem  # noqa: F401
     from mmdet_ohem.utils import setup_cpu_distributed
     if cfg.get('custom_imports', None):
         import_modules_from_strings(**cfg['custom_imports'])
