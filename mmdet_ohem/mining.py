@@ -14,7 +14,7 @@ RoI head and the tests all call the same code.
 from typing import Optional, Tuple, Union
 
 import torch
-from mmcv.ops import batched_nms
+from mmcv.ops import nms
 from torch import Tensor
 
 SCOPES = ('image', 'batch')
@@ -58,7 +58,10 @@ def nms_by_loss(losses: Tensor, boxes: Tensor, img_inds: Tensor,
     """Indices that survive per-image NMS with the loss as score.
 
     Ties in the loss are broken by the lower index, so the result does not
-    depend on the sort of the NMS kernel.
+    depend on the sort of the NMS kernel. Each image runs its own NMS on
+    the boxes as given: mmcv's ``batched_nms`` shifts image ``i`` by
+    ``i * (max coordinate + 1)``, which lets a box at negative coordinates
+    suppress one of another image, and rounds the shifted coordinates.
 
     Args:
         losses (Tensor): Per-RoI loss, shape (n, ).
@@ -76,9 +79,13 @@ def nms_by_loss(losses: Tensor, boxes: Tensor, img_inds: Tensor,
     # Strictly decreasing scores encode the stable order for the kernel.
     rank_scores = torch.arange(
         order.numel(), 0, -1, dtype=torch.float32, device=losses.device)
-    _, keep = batched_nms(boxes[order].float(), rank_scores, img_inds[order],
-                          dict(type='nms', iou_threshold=float(nms_thr)))
-    return order[keep.sort()[0]]
+    boxes, img_inds = boxes[order].float(), img_inds[order]
+    keep = []
+    for img in torch.unique(img_inds).tolist():
+        inds = torch.nonzero(img_inds == img, as_tuple=True)[0]
+        _, kept = nms(boxes[inds], rank_scores[inds], float(nms_thr))
+        keep.append(inds[kept])
+    return order[torch.cat(keep).sort()[0]]
 
 
 def _top_k_per_group(order: Tensor, groups: Tensor, k: Tensor) -> Tensor:
@@ -185,7 +192,10 @@ def select_hard_examples(losses: Tensor,
         k_pos = num_pos.clamp(max=int(budget * pos_fraction))
         k_neg = budget - k_pos
         if neg_pos_ub >= 0:
-            k_neg = k_neg.clamp(max=(neg_pos_ub * k_pos.clamp(min=1)).long())
+            # float64, as mmdet's int(neg_pos_ub * max(1, num_pos)): in
+            # float32 the product can round up to the next integer.
+            k_neg = k_neg.clamp(max=(
+                neg_pos_ub * k_pos.clamp(min=1).double()).long())
         kept_pos = _top_k_per_group(order[pos], groups[pos], k_pos)
         kept_neg = _top_k_per_group(order[~pos], groups[~pos], k_neg)
         kept = torch.cat([kept_pos, kept_neg])

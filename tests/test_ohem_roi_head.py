@@ -2,6 +2,7 @@
 import copy
 
 import torch
+from mmcv.ops.roi_align import RoIAlignFunction
 from mmdet.models.roi_heads import StandardRoIHead
 
 from conftest import build_roi_head
@@ -33,7 +34,7 @@ def test_gradients_equal_a_plain_head_fed_only_the_picks(roi_batch,
                                                          paper_sampler):
     head = build_roi_head(paper_sampler, 'OHEMRoIHead')
     picks = []
-    spy(head, 'mine_hard_examples', picks)
+    spy(head.bbox_sampler, 'select', picks)
     x, _ = run_loss(head, roi_batch)
     selected = picks[0][1]
     assert [len(r.pos_inds) + len(r.neg_inds) for r in selected] == [24, 24]
@@ -51,14 +52,23 @@ def test_gradients_equal_a_plain_head_fed_only_the_picks(roi_batch,
 
 
 def test_readonly_pass_builds_no_graph_and_extracts_once(
-        roi_batch, paper_sampler):
+        roi_batch, paper_sampler, monkeypatch):
     head = build_roi_head(paper_sampler, 'OHEMRoIHead')
     forwards, extractions = [], []
     spy(head, '_bbox_forward', forwards)
     spy(head.bbox_roi_extractor, 'forward', extractions)
     run_loss(head, roi_batch)
-    # One extraction over every candidate, one over the 2 x 24 picks.
+    # One extraction over every candidate, one over the 2 x 24 picks,
+    # which replays the readonly features: RoIAlign's forward runs only in
+    # the first.
     assert len(extractions) == 2
+    rows = []
+    original = RoIAlignFunction.forward
+    monkeypatch.setattr(RoIAlignFunction, 'forward', staticmethod(
+        lambda ctx, feat, rois, *a: rows.append(len(rois)) or original(
+            ctx, feat, rois, *a)))
+    run_loss(head, roi_batch)
+    assert sum(rows) == extractions[2][0][1].shape[0]  # the candidates
     stats = head.bbox_sampler.stats  # per image, 2 images
     assert extractions[0][0][1].shape[0] == 2 * stats['num_candidates'] > 200
     assert stats['num_candidates'] > stats['num_after_nms'] >= 24

@@ -22,15 +22,20 @@ def check_ranking(ranking: str) -> None:
             f'`ranking` must be one of {RANKINGS}, got {ranking!r}')
 
 
+class PerRoILossError(ValueError):
+    """A head's loss cannot give OHEM one value per RoI (names the key)."""
+
+
 def _per_roi(loss: Tensor, num_rois: int, key: str) -> Tensor:
     """Reduce an unreduced loss to one value per RoI, or say why not."""
     if isinstance(loss, Tensor) and loss.dim() >= 1 and \
             loss.shape[0] == num_rois:
         # (n, C) per-class terms (sigmoid CE / Focal) or (n, 4) per-coord
-        # terms (smooth-L1) add up to the RoI's loss.
-        return loss.reshape(num_rois, -1).sum(dim=1)
+        # terms (smooth-L1) add up to the RoI's loss. flatten, not
+        # reshape(n, -1): the latter is ambiguous for an image with 0 RoIs.
+        return loss.flatten(1).sum(dim=1) if loss.dim() > 1 else loss
     shape = tuple(loss.shape) if isinstance(loss, Tensor) else type(loss)
-    raise ValueError(
+    raise PerRoILossError(
         f'OHEM needs one loss value per RoI, but `bbox_head.{key}` returned '
         f'{shape} for {num_rois} RoIs with reduction_override="none". Set '
         f'`bbox_head.{key}` to a loss that honours reduction_override '

@@ -1,5 +1,6 @@
 """Batch-level OHEM RoI head: one readonly pass, then train on the picks."""
-from typing import List, Tuple
+from contextlib import nullcontext
+from typing import List, Optional, Tuple, Union
 
 import torch
 from mmdet.models.roi_heads import StandardRoIHead
@@ -12,6 +13,7 @@ from mmdet.utils import InstanceList
 from torch import Tensor
 
 from ..samplers import Candidates, LossRankedOHEMSampler
+from .roi_feature_replay import can_replay, replay_roi_features
 
 
 @MODELS.register_module()
@@ -73,10 +75,19 @@ class OHEMRoIHead(StandardRoIHead):
                                                       gt_ignore)
             batch.append(
                 self.bbox_sampler.candidates(assign_result, rpn_results, gt))
-        sampling_results = self.mine_hard_examples(x, batch)
+        sampling_results, picked_feats = self.mine_hard_examples(
+            x, batch, return_feats=True)
 
         losses = dict()
-        bbox_results = self.bbox_loss(x, sampling_results)
+        # The picks' RoI features come from the readonly pass: only
+        # RoIAlign's backward runs for them here.
+        replay = nullcontext() if picked_feats is None else \
+            replay_roi_features(
+                self.bbox_roi_extractor,
+                bbox2roi([res.priors for res in sampling_results]),
+                picked_feats)
+        with replay:
+            bbox_results = self.bbox_loss(x, sampling_results)
         losses.update(bbox_results['loss_bbox'])
         if self.with_mask:
             mask_results = self.mask_loss(x, sampling_results,
@@ -85,16 +96,56 @@ class OHEMRoIHead(StandardRoIHead):
             losses.update(mask_results['loss_mask'])
         return losses
 
-    def mine_hard_examples(self, x: Tuple[Tensor],
-                           batch: List[Candidates]) -> List[SamplingResult]:
+    def bbox_loss(self, x: Tuple[Tensor],
+                  sampling_results: List[SamplingResult]) -> dict:
+        """``StandardRoIHead.bbox_loss``, with the same keys for 0 picks.
+
+        A batch can leave OHEM nothing to pick (no gt boxes and no
+        proposals in any image). mmdet's ``BBoxHead.loss`` then returns
+        ``loss_bbox`` only; here ``loss_cls`` (and ``acc``) are added as
+        zeros tied to the graph, so every step logs the same keys and every
+        parameter of the bbox head gets a (zero) gradient, as DDP expects.
+
+        Args:
+            x (tuple[Tensor]): Multi-level image features.
+            sampling_results (list[SamplingResult]): The picks of each
+                image.
+
+        Returns:
+            dict: As ``StandardRoIHead.bbox_loss``.
+        """
+        bbox_results = super().bbox_loss(x, sampling_results)
+        cls_score = bbox_results['cls_score']
+        if cls_score is not None and cls_score.shape[0] == 0:
+            losses = bbox_results['loss_bbox']
+            losses.setdefault('loss_cls', cls_score.sum() * 0)
+            if not self.bbox_head.custom_activation:
+                losses.setdefault('acc', cls_score.new_zeros(()))
+            if bbox_results['bbox_pred'] is not None:
+                losses.setdefault('loss_bbox',
+                                  bbox_results['bbox_pred'].sum() * 0)
+        return bbox_results
+
+    def mine_hard_examples(
+        self,
+        x: Tuple[Tensor],
+        batch: List[Candidates],
+        return_feats: bool = False
+    ) -> Union[List[SamplingResult], Tuple[List[SamplingResult], Optional[
+            Tensor]]]:
         """Readonly pass over all candidates, then pick the hardest.
 
         Args:
             x (tuple[Tensor]): Multi-level image features.
             batch (list[Candidates]): Candidates of each image.
+            return_feats (bool): Also return the picks' RoI features from
+                the readonly pass, in ``bbox2roi`` order of the picks, for
+                :func:`replay_roi_features`; ``None`` when the extractor
+                cannot be replayed or a shared head transforms them.
 
         Returns:
-            list[SamplingResult]: The picks of each image.
+            list[SamplingResult] | tuple: The picks of each image (and
+            their features).
         """
         rois = bbox2roi([c.result.priors for c in batch])
         with torch.no_grad():
@@ -102,4 +153,28 @@ class OHEMRoIHead(StandardRoIHead):
             losses = self.bbox_sampler.rank(readonly['cls_score'],
                                             readonly['bbox_pred'], rois,
                                             batch)
-        return self.bbox_sampler.select(batch, losses)
+        picks = self.bbox_sampler.select(batch, losses)
+        if not return_feats:
+            return picks
+        if self.with_shared_head or not can_replay(self.bbox_roi_extractor):
+            return picks, None
+        return picks, readonly['bbox_feats'][picked_rows(batch, picks)]
+
+
+def picked_rows(batch: List[Candidates],
+                picks: List[SamplingResult]) -> Tensor:
+    """Rows of the candidates' ``bbox2roi`` that hold the picks.
+
+    In the order of ``bbox2roi([p.priors for p in picks])``: per image the
+    picked positives, then the picked negatives. Both index lists are
+    sorted subsets of the candidates' sorted ones, so a binary search finds
+    each row.
+    """
+    rows, offset = [], 0
+    for cands, picked in zip(batch, picks):
+        pos, neg = cands.result.pos_inds, cands.result.neg_inds
+        rows.append(offset + torch.searchsorted(pos, picked.pos_inds))
+        rows.append(offset + len(pos) +
+                    torch.searchsorted(neg, picked.neg_inds))
+        offset += len(pos) + len(neg)
+    return torch.cat(rows) if rows else torch.zeros(0, dtype=torch.long)

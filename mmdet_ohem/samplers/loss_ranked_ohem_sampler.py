@@ -8,11 +8,12 @@ from mmdet.models.task_modules.samplers import BaseSampler, SamplingResult
 from mmdet.registry import TASK_UTILS
 from mmdet.structures.bbox import bbox2roi, cat_boxes, get_box_tensor
 from mmengine.config import ConfigDict
+from mmengine.logging import MessageHub
 from mmengine.structures import InstanceData
 from torch import Tensor
 
-from ..bbox_heads.loss_ranked_mixin import (LossRankedBBoxHeadMixin,
-                                            check_ranking)
+from ..bbox_heads.loss_ranked_mixin import (RANKINGS, LossRankedBBoxHeadMixin,
+                                            PerRoILossError, check_ranking)
 from ..mining import check_mining_args, select_hard_examples
 
 
@@ -62,6 +63,12 @@ class LossRankedOHEMSampler(BaseSampler):
         scope (str): ``'image'`` (top ``num`` of each image, the paper) or
             ``'batch'`` (top ``num * N`` of the batch; only differs under
             ``OHEMRoIHead``, which mines the batch at once).
+        warmup_iters (int): Training iterations (the runner's, so a resumed
+            run continues the count) during which the picks are random, with
+            a ``warmup_pos_fraction`` quota, as mmdet's ``RandomSampler``
+            picks. The paper fine-tunes ImageNet-pretrained networks; from
+            scratch every RoI is hard at first. 0 (default): none.
+        warmup_pos_fraction (float): The quota of the warm-up picks.
     """
 
     def __init__(self,
@@ -73,8 +80,17 @@ class LossRankedOHEMSampler(BaseSampler):
                  ranking: str = 'cls+bbox',
                  nms_thr: Optional[float] = 0.7,
                  scope: str = 'image',
+                 warmup_iters: int = 0,
+                 warmup_pos_fraction: float = 0.25,
                  **kwargs) -> None:
         check_mining_args(num, nms_thr, pos_fraction, neg_pos_ub, scope)
+        if not 0 <= warmup_pos_fraction <= 1:
+            raise ValueError('`warmup_pos_fraction` must be in [0, 1], got '
+                             f'{warmup_pos_fraction!r}')
+        if isinstance(warmup_iters, bool) or not isinstance(
+                warmup_iters, int) or warmup_iters < 0:
+            raise ValueError('`warmup_iters` must be an int >= 0, got '
+                             f'{warmup_iters!r}')
         check_ranking(ranking)
         super().__init__(num, pos_fraction, neg_pos_ub, add_gt_as_proposals)
         if context is None or not hasattr(context, '_bbox_forward'):
@@ -88,9 +104,11 @@ class LossRankedOHEMSampler(BaseSampler):
         self.ranking = ranking
         self.nms_thr = nms_thr
         self.scope = scope
+        self.warmup_iters = warmup_iters
+        self.warmup_pos_fraction = warmup_pos_fraction
         self.stats: dict = {}
         self._warned_non_finite = False
-        check_per_roi_losses(self.bbox_head)
+        check_per_roi_losses(self.bbox_head, ranking)
 
     @property
     def bbox_head(self):
@@ -153,6 +171,18 @@ class LossRankedOHEMSampler(BaseSampler):
             head, cls_score, bbox_pred, rois, labels, bbox_targets,
             bbox_weights, ranking=self.ranking)
 
+    @property
+    def in_warmup(self) -> bool:
+        """Whether the runner's current iteration is a warm-up one.
+
+        The iteration is the one mmengine's ``RuntimeInfoHook`` publishes
+        in the message hub; outside a runner there is no warm-up.
+        """
+        if not self.warmup_iters:
+            return False
+        it = MessageHub.get_current_instance().get_info('iter')
+        return it is not None and it < self.warmup_iters
+
     def select(self, batch: List[Candidates],
                losses: Tensor) -> List[SamplingResult]:
         """Keep the hardest candidates of each image (see ``mining.py``).
@@ -177,11 +207,22 @@ class LossRankedOHEMSampler(BaseSampler):
             for n, r in zip(sizes, results)
         ])
         self._warn_non_finite(losses)
-        kept, num_after_nms = select_hard_examples(
-            losses, boxes, img_inds, self.num, nms_thr=self.nms_thr,
-            scope=self.scope, is_pos=is_pos, pos_fraction=self.pos_fraction,
-            neg_pos_ub=self.neg_pos_ub, num_imgs=len(batch),
-            return_num_after_nms=True)
+        if self.in_warmup:
+            # Random scores through the same rule: RandomSampler's picks.
+            # Non-finite-loss RoIs keep their score: still never picked.
+            scores = torch.where(torch.isfinite(losses),
+                                 torch.rand_like(losses), losses)
+            kept, num_after_nms = select_hard_examples(
+                scores, boxes,
+                img_inds, self.num, nms_thr=None, is_pos=is_pos,
+                pos_fraction=self.warmup_pos_fraction, num_imgs=len(batch),
+                return_num_after_nms=True)
+        else:
+            kept, num_after_nms = select_hard_examples(
+                losses, boxes, img_inds, self.num, nms_thr=self.nms_thr,
+                scope=self.scope, is_pos=is_pos,
+                pos_fraction=self.pos_fraction, neg_pos_ub=self.neg_pos_ub,
+                num_imgs=len(batch), return_num_after_nms=True)
         self._record_stats(losses, kept, is_pos, num_after_nms, len(batch))
 
         picked = []
@@ -261,12 +302,20 @@ class LossRankedOHEMSampler(BaseSampler):
             loss_all=float(finite.mean()) if finite.numel() else 0.)
 
 
-def check_per_roi_losses(bbox_head) -> None:
+def check_per_roi_losses(bbox_head, ranking: str = 'cls+bbox') -> None:
     """Fail at build time if the head's losses give no per-RoI value.
 
     Runs :meth:`LossRankedBBoxHeadMixin.ranking_loss` on two dummy RoIs, so
     a config error surfaces when the model is built, not mid-training.
+    Whatever goes wrong (a reduced or dict-valued loss, a loss that wants
+    soft or quality targets) is raised as a ``ValueError`` naming the key.
+
+    Args:
+        bbox_head (BBoxHead): The head whose losses rank the RoIs.
+        ranking (str): ``'cls'`` checks ``loss_cls`` only, since the box
+            loss then never ranks; ``'cls+bbox'`` checks both.
     """
+    check_ranking(ranking)
     with torch.no_grad():
         num_classes = bbox_head.num_classes
         cls_channels = bbox_head.loss_cls.get_cls_channels(num_classes) \
@@ -278,7 +327,22 @@ def check_per_roi_losses(bbox_head) -> None:
         # Decoded-box losses regress to absolute boxes, others to deltas.
         targets = rois[:, 1:] if bbox_head.reg_decoded_bbox else \
             torch.zeros(2, bbox_head.bbox_coder.encode_size)
-        LossRankedBBoxHeadMixin.ranking_loss(
-            bbox_head, torch.zeros(2, cls_channels), torch.zeros(2, pred_dim),
-            rois, torch.tensor([0, num_classes]), targets,
-            torch.ones_like(targets))
+        # 'cls' first, so a failure of the full ranking is the box loss's.
+        probes = (('loss_cls', 'cls', 'integer class labels'),
+                  ('loss_bbox', 'cls+bbox', 'box targets of foreground RoIs'))
+        for key, probe, targets_are in probes[:RANKINGS.index(ranking) + 1]:
+            try:
+                LossRankedBBoxHeadMixin.ranking_loss(
+                    bbox_head, torch.zeros(2, cls_channels),
+                    torch.zeros(2, pred_dim), rois,
+                    torch.tensor([0, num_classes]), targets,
+                    torch.ones_like(targets), ranking=probe)
+            except PerRoILossError:
+                raise
+            except Exception as exc:
+                loss = getattr(bbox_head, key)
+                raise PerRoILossError(
+                    f'OHEM ranks RoIs by `bbox_head.{key}` '
+                    f'({type(loss).__name__}) with reduction_override='
+                    f'"none" and {targets_are}, which failed on two dummy '
+                    f'RoIs: {type(exc).__name__}: {exc}') from exc
