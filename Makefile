@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(if $(VIRTUAL_ENV),$(VIRTUAL_ENV)/bin/python,$(VENV)/bin/python)
 
-.PHONY: install test test-dist test-slow lint demo bench clean
+.PHONY: install test test-dist test-slow lint demo bench ablations clean
 
 install:  ## the pinned stack in .venv (or the active virtualenv)
 	bash tools/install.sh
@@ -23,6 +23,10 @@ demo:  ## the embedded benchmark: random vs OHEM, table + PNG (~15 min)
 bench:  ## README's results: 3 variants x 3 seeds + speed/memory ratios
 	@test -x $(PY) || $(MAKE) install
 	PY=$(PY) bash tools/run_bench.sh
+
+ablations:  ## what was tried when OHEM fell short (seed 0, 3 knobs)
+	@test -x $(PY) || $(MAKE) install
+	PY=$(PY) bash tools/run_ablations.sh
 
 lint:  ## flake8 + isort (pip install -e .[lint] first)
 	$(PY) -m flake8 mmdet_ohem tools tests configs
