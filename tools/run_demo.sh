@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make demo`: the embedded benchmark end to end, on CPU.
 #   1. generate the hard-negatives dataset (skipped when up to date);
-#   2. train mmdet's RandomSampler baseline and our paper-mode OHEM for the
+#   2. train mmdet's RandomSampler baseline and our OHEM (NMS by loss at
+#      0.5, see the config) for the
 #      same schedule, side by side (one thread each), each evaluated with
 #      CocoMetric at the end;
 #   3. print the side-by-side table and write work_dirs/demo/compare.png.
@@ -28,7 +29,7 @@ step "training random and ohem side by side (logs: $WORK/*.log)"
 rm -rf "$WORK"
 bash tools/train_parallel.sh \
     "random=$CONFIGS/faster-rcnn_r18-tiny_fpn_random_hard-negatives.py:$WORK/random:$opts" \
-    "ohem=$CONFIGS/faster-rcnn_r18-tiny_fpn_ohem_hard-negatives.py:$WORK/ohem:$opts"
+    "ohem=$CONFIGS/faster-rcnn_r18-tiny_fpn_ohem-nms0.5_hard-negatives.py:$WORK/ohem:$opts"
 
 step 'comparison'
 $PY tools/compare.py "$WORK/random" "$WORK/ohem" --names random ohem \

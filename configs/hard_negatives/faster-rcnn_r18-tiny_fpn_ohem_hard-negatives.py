@@ -1,5 +1,5 @@
 # Ours, paper mode: batch-level OHEMRoIHead, CE + box-loss ranking, NMS 0.7
-# by loss, the 128 hardest RoIs per image, no fg:bg quota.
+# by loss, the 64 hardest RoIs per image (B=128, N=2), no fg:bg quota.
 _base_ = './_base_faster-rcnn_r18-tiny_fpn_hard-negatives.py'
 model = dict(
     roi_head=dict(type='OHEMRoIHead'),
