@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# What was tried when OHEM fell short on the embedded benchmark: our OHEM
-# with one knob changed, seed 0, the same 800 iterations as `make bench`.
+# What was tried when paper-mode OHEM (NMS 0.7) fell short on the embedded
+# benchmark: our OHEM with one knob changed, seed 0, the same 800
+# iterations as `make bench` (whose fourth variant, NMS by loss at 0.5, is
+# the knob that worked).
 #   warmup400 : random picks (1:3) for 400 iterations, then OHEM
 #   rank-cls  : ranking by CE only (no box-loss term)
-#   nms0.5    : NMS by loss at IoU 0.5 instead of 0.7
 # Prints the comparison with `make bench`'s seed-0 runs when present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,10 +15,9 @@ CONFIG=configs/hard_negatives/faster-rcnn_r18-tiny_fpn_ohem_hard-negatives.py
 declare -A KNOBS=(
     [warmup400]=model.train_cfg.rcnn.sampler.warmup_iters=400
     [rank-cls]=model.train_cfg.rcnn.sampler.ranking=cls
-    [nms0.5]=model.train_cfg.rcnn.sampler.nms_thr=0.5
 )
 jobs=(); dirs=(); names=()
-for name in warmup400 rank-cls nms0.5; do
+for name in warmup400 rank-cls; do
     dir="$WORK/ohem-${name}_seed0"
     dirs+=("$dir"); names+=("ohem-$name")
     grep -qs bbox_mAP "$dir"/*/vis_data/scalars.json && continue
@@ -25,7 +25,7 @@ for name in warmup400 rank-cls nms0.5; do
     jobs+=("$name=$CONFIG:$dir:randomness.seed=0 ${KNOBS[$name]}")
 done
 [ ${#jobs[@]} -eq 0 ] || bash tools/train_parallel.sh "${jobs[@]}"
-for variant in random mmdet-ohem ohem; do
+for variant in ohem-nms0.5 ohem mmdet-ohem random; do  # prepended: random first
     if [ -d "$BENCH/${variant}_seed0" ]; then
         dirs=("$BENCH/${variant}_seed0" "${dirs[@]}")
         names=("$variant" "${names[@]}")

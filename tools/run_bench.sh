@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 export PY=${PY:-.venv/bin/python}
 WORK=${WORK:-work_dirs/bench}
 SEEDS=${SEEDS:-0 1 2}
-VARIANTS=${VARIANTS:-random mmdet-ohem ohem}
+VARIANTS=${VARIANTS:-random mmdet-ohem ohem ohem-nms0.5}
 DOCS=${DOCS:-docs}
 mkdir -p "$WORK" "$DOCS"
 start=$(date +%s)
