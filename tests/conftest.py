@@ -68,6 +68,11 @@ def build_roi_head(sampler: dict, head_type: str = 'StandardRoIHead',
     torch.manual_seed(seed)
     cfg = small_detector_cfg(sampler=sampler, roi_head_type=head_type,
                              num_classes=NUM_CLASSES)
+    return roi_head_of(cfg)
+
+
+def roi_head_of(cfg):
+    """Build and initialise the RoI head of a detector ``model`` config."""
     roi_head = copy.deepcopy(cfg.roi_head)
     roi_head.update(train_cfg=cfg.train_cfg.rcnn, test_cfg=cfg.test_cfg.rcnn)
     head = MODELS.build(roi_head)

@@ -20,7 +20,7 @@ from mmengine.structures import InstanceData
 
 from mmdet_ohem.mining import select_hard_examples
 from mmdet_ohem.testing import ohem_sampler, small_detector_cfg
-from conftest import IMG, NUM_CLASSES
+from conftest import IMG, NUM_CLASSES, roi_head_of
 
 HEADS = ('StandardRoIHead', 'OHEMRoIHead')
 # A narrow RoI head (16 feature channels, 64-d FCs) keeps each step cheap.
@@ -66,16 +66,8 @@ def build_head(sampler, head_type='StandardRoIHead', kind='faster',
         cfg.train_cfg.rcnn.assigner.update(assigner)
     if bbox_head is not None:
         cfg.roi_head.bbox_head.update(bbox_head)
-    roi_head = copy.deepcopy(cfg.roi_head)
-    roi_head.update(train_cfg=cfg.train_cfg.rcnn, test_cfg=cfg.test_cfg.rcnn)
     torch.manual_seed(seed)
-    head = MODELS.build(roi_head)
-    head.init_weights()
-    with torch.no_grad():
-        head.bbox_head.fc_cls.weight.normal_(0, 0.05)
-        head.bbox_head.fc_reg.weight.normal_(0, 0.05)
-    head.train()
-    return head
+    return roi_head_of(cfg)
 
 
 def train_step(head, x, proposals, samples):
