@@ -5,7 +5,8 @@
 # the knob that worked).
 #   warmup400 : random picks (1:3) for 400 iterations, then OHEM
 #   rank-cls  : ranking by CE only (no box-loss term)
-# Prints the comparison with `make bench`'s seed-0 runs when present.
+# Prints the comparison with `make bench`'s seed-0 runs when present, and
+# writes it to docs/ablations.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PY=${PY:-.venv/bin/python}
@@ -31,5 +32,6 @@ for variant in ohem-nms0.5 ohem mmdet-ohem random; do  # prepended: random first
         names=("$variant" "${names[@]}")
     fi
 done
+mkdir -p "${DOCS:-docs}"
 $PY tools/compare.py "${dirs[@]}" --names "${names[@]}" \
-    --out "$WORK/ablations.png"
+    --out "$WORK/ablations.png" | tee "${DOCS:-docs}/ablations.md"
