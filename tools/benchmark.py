@@ -59,10 +59,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     """Parse the command line."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument(
-        '--model', choices=['r50', 'small'], default='r50',
+        '--model', choices=['r50', 'r18', 'small'], default='r50',
         help='r50: mmdet Faster R-CNN R50-FPN (no pretrained weights); '
-        'small: the embedded benchmark model '
-        '(configs/hard_negatives)')
+        'r18: the ResNet-18-FPN test model (mmdet_ohem.testing); '
+        'small: the embedded benchmark model (configs/hard_negatives)')
     parser.add_argument('--num-proposals', type=int, default=1000,
                         help='proposals per image (mmdet trains with 1000)')
     parser.add_argument('--num-imgs', type=int, default=2,
@@ -85,7 +85,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     if BASELINE not in args.variants:
         args.variants.insert(0, BASELINE)
     if args.img_size is None:
-        args.img_size = 512 if args.model == 'r50' else 256
+        args.img_size = dict(r50=512, r18=320, small=256)[args.model]
     return args
 
 
@@ -98,6 +98,9 @@ def model_config(name: str, head_type: str, sampler: dict):
         from mmengine.hub import get_config
         model = copy.deepcopy(get_config(BASES['faster']).model)
         model.backbone.init_cfg = None  # no download: random weights
+    elif name == 'r18':
+        from mmdet_ohem.testing import small_detector_cfg
+        model = small_detector_cfg('faster')
     else:
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         model = Config.fromfile(
