@@ -1,6 +1,8 @@
 """MiningStatsHook: the samplers' stats reach the message hub and the log."""
 import copy
 import itertools
+import logging
+import os.path as osp
 from types import SimpleNamespace
 
 import pytest
@@ -16,6 +18,8 @@ from conftest import build_roi_head
 KEYS = ('num_candidates', 'num_after_nms', 'num_picked', 'fg_share',
         'loss_picked', 'loss_all')
 _hub_ids = itertools.count()
+CONFIGS = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
+                   'configs')
 
 
 class FakeSampler:
@@ -168,3 +172,58 @@ def test_real_ohem_roi_head(roi_batch, paper_sampler):
     assert 0 < hub['train/ohem/fg_share'].current() < 1
     assert hub['train/ohem/loss_picked'].current() >= \
         hub['train/ohem/loss_all'].current()
+
+
+class FakeTwoStage(FakeDetector):
+    """FakeDetector with mmdet's ``train_cfg`` of a two-stage detector."""
+
+    def __init__(self, bbox_sampler, rpn_iou):
+        super().__init__(bbox_sampler)
+        self.train_cfg = dict(rcnn=dict()) if rpn_iou is None else dict(
+            rpn_proposal=dict(nms=dict(type='nms', iou_threshold=rpn_iou)))
+
+
+def nms_sampler(nms_thr):
+    sampler = FakeSampler()
+    sampler.nms_thr = nms_thr
+    return sampler
+
+
+@pytest.mark.parametrize('nms_thr,rpn_iou,warns', [
+    (0.7, 0.7, True),  # the paper's 0.7 under mmdet's RPN
+    (0.8, 0.7, True),
+    (0.5, 0.7, False),
+    (None, 0.7, False),  # NMS by loss off
+    (0.7, None, False),  # Fast R-CNN: precomputed proposals
+])
+def test_warns_before_training_when_rpn_nms_makes_loss_nms_redundant(
+        monkeypatch, nms_thr, rpn_iou, warns):
+    logged = []
+    monkeypatch.setattr(mining_stats_hook, 'print_log',
+                        lambda msg, **kwargs: logged.append((msg, kwargs)))
+    model = FakeTwoStage(nms_sampler(nms_thr), rpn_iou)
+    MiningStatsHook().before_train(fake_runner(_HookTestWrapper(model)))
+    assert len(logged) == int(warns)
+    if warns:
+        msg, kwargs = logged[0]
+        assert f'nms_thr={nms_thr} >= the RPN proposal NMS IoU 0.7' in msg
+        assert kwargs['level'] == logging.WARNING
+
+
+def test_cascade_stages_are_named_in_the_nms_warning():
+    model = FakeTwoStage([nms_sampler(0.5), nms_sampler(0.7)], 0.7)
+    assert mining_stats_hook.redundant_loss_nms(model) == [('s1.', 0.7, 0.7)]
+
+
+@pytest.mark.parametrize('config,redundant', [
+    ('faster_rcnn_ohem.py', True),
+    ('hard_negatives/faster-rcnn_r18-tiny_fpn_ohem_hard-negatives.py', True),
+    ('hard_negatives/faster-rcnn_r18-tiny_fpn_ohem-nms0.5_hard-negatives.py',
+     False),
+])
+def test_shipped_configs_against_the_nms_check(config, redundant):
+    from mmdet.registry import MODELS
+    from mmengine.config import Config
+    cfg = Config.fromfile(osp.join(CONFIGS, config))
+    model = MODELS.build(cfg.model)
+    assert bool(mining_stats_hook.redundant_loss_nms(model)) == redundant

@@ -1,11 +1,25 @@
 """OHEMRoIHead: one readonly pass, gradients only through the picks."""
 import copy
 
+import pytest
 import torch
 from mmcv.ops.roi_align import RoIAlignFunction
 from mmdet.models.roi_heads import StandardRoIHead
+from mmdet.structures.bbox import bbox2roi
 
 from conftest import build_roi_head
+from mmdet_ohem.roi_heads.ohem_roi_head import picked_rows
+
+
+def candidates_of(head, proposals, samples):
+    """What ``OHEMRoIHead.loss`` hands ``mine_hard_examples``."""
+    batch = []
+    for res, sample in zip(copy.deepcopy(proposals), samples):
+        res.priors = res.pop('bboxes')
+        assign = head.bbox_assigner.assign(res, sample.gt_instances)
+        batch.append(
+            head.bbox_sampler.candidates(assign, res, sample.gt_instances))
+    return batch
 
 
 def run_loss(head, roi_batch):
@@ -36,7 +50,8 @@ def test_gradients_equal_a_plain_head_fed_only_the_picks(roi_batch,
     picks = []
     spy(head.bbox_sampler, 'select', picks)
     x, _ = run_loss(head, roi_batch)
-    selected = picks[0][1]
+    # scope='image': one select per image.
+    selected = [res for _, out in picks for res in out]
     assert [len(r.pos_inds) + len(r.neg_inds) for r in selected] == [24, 24]
 
     plain = build_roi_head(paper_sampler, 'StandardRoIHead', seed=1)
@@ -58,26 +73,65 @@ def test_readonly_pass_builds_no_graph_and_extracts_once(
     spy(head, '_bbox_forward', forwards)
     spy(head.bbox_roi_extractor, 'forward', extractions)
     run_loss(head, roi_batch)
-    # One extraction over every candidate, one over the 2 x 24 picks,
-    # which replays the readonly features: RoIAlign's forward runs only in
-    # the first.
-    assert len(extractions) == 2
+    # One extraction over each image's candidates, one over the 2 x 24
+    # picks, which replays the readonly features: RoIAlign's forward runs
+    # only in the first two.
+    assert len(extractions) == 3
     rows = []
     original = RoIAlignFunction.forward
     monkeypatch.setattr(RoIAlignFunction, 'forward', staticmethod(
         lambda ctx, feat, rois, *a: rows.append(len(rois)) or original(
             ctx, feat, rois, *a)))
     run_loss(head, roi_batch)
-    assert sum(rows) == extractions[2][0][1].shape[0]  # the candidates
+    num_readonly = [e[0][1].shape[0] for e in extractions[3:5]]
+    assert sum(rows) == sum(num_readonly)  # the candidates only
     stats = head.bbox_sampler.stats  # per image, 2 images
-    assert extractions[0][0][1].shape[0] == 2 * stats['num_candidates'] > 200
+    assert sum(num_readonly) == 2 * stats['num_candidates'] > 200
     assert stats['num_candidates'] > stats['num_after_nms'] >= 24
     assert stats['num_picked'] == 24
-    assert extractions[1][0][1].shape[0] == 48
-    readonly, trainable = forwards[0][1], forwards[1][1]
+    assert extractions[2][0][1].shape[0] == 48
+    readonly, trainable = forwards[0][1], forwards[2][1]
     assert not readonly['cls_score'].requires_grad
     assert readonly['cls_score'].grad_fn is None
     assert trainable['cls_score'].requires_grad
+
+
+def test_readonly_pass_holds_one_image_at_a_time(roi_batch, paper_sampler):
+    """Memory stays bounded: each readonly call sees one image's RoIs, and
+    the picks and batch stats are those of mining the batch at once."""
+    head = build_roi_head(paper_sampler, 'OHEMRoIHead')
+    forwards = []
+    spy(head, '_bbox_forward', forwards)
+    x, proposals, samples = roi_batch
+    batch = candidates_of(head, proposals, samples)
+    picks, feats = head.mine_hard_examples(x, batch, return_feats=True)
+    images = [set(args[1][:, 0].tolist()) for args, _ in forwards]
+    assert images == [{0.}, {1.}]
+    per_image_stats = dict(head.bbox_sampler.stats)
+
+    # The same candidates, ranked and selected as one batch.
+    rois = bbox2roi([c.result.priors for c in batch])
+    with torch.no_grad():
+        out = head._bbox_forward(x, rois)
+        losses = head.bbox_sampler.rank(out['cls_score'], out['bbox_pred'],
+                                        rois, batch)
+    at_once = head.bbox_sampler.select(batch, losses)
+    for a, b in zip(picks, at_once):
+        assert torch.equal(a.pos_inds, b.pos_inds)
+        assert torch.equal(a.neg_inds, b.neg_inds)
+    assert per_image_stats == pytest.approx(head.bbox_sampler.stats)
+    picked = out['bbox_feats'][picked_rows(batch, at_once)]
+    torch.testing.assert_close(feats, picked)
+
+
+def test_batch_scope_ranks_the_batch_in_one_pass(roi_batch, paper_sampler):
+    head = build_roi_head(dict(paper_sampler, scope='batch'), 'OHEMRoIHead')
+    forwards = []
+    spy(head, '_bbox_forward', forwards)
+    x, proposals, samples = roi_batch
+    head.mine_hard_examples(x, candidates_of(head, proposals, samples))
+    assert len(forwards) == 1
+    assert set(forwards[0][0][1][:, 0].tolist()) == {0., 1.}
 
 
 def test_mmdet_ohem_sampler_extracts_per_image_and_again_to_train(roi_batch):
@@ -107,7 +161,6 @@ def test_inference_is_the_plain_heads(roi_batch, paper_sampler):
 
 
 def test_rejects_a_sampler_that_cannot_mine_a_batch():
-    import pytest
     with pytest.raises(TypeError, match='LossRankedOHEMSampler'):
         build_roi_head(dict(type='RandomSampler', num=8, pos_fraction=0.25),
                        'OHEMRoIHead')

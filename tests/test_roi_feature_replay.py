@@ -87,3 +87,16 @@ def test_can_replay_only_mmcv_avg_roi_align():
                             sampling_ratio=2),
              out_channels=8, featmap_strides=[4, 8, 16, 32]))
     assert not can_replay(generic)
+
+
+def test_replay_hands_the_features_out_once():
+    """The cache is released as it is used, so it is not held twice."""
+    layer = extractor()
+    x, rois, _ = inputs()
+    with torch.no_grad():
+        cached = layer(x, rois)
+    with replay_roi_features(layer, rois, cached):
+        layer(x, rois)
+        assert all(m.cached is None for m in layer.roi_layers)
+        with pytest.raises(RuntimeError, match='already handed out'):
+            layer(x, rois)

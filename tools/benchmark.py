@@ -19,9 +19,10 @@ hits all of them alike.
 
 Peak memory is the growth of the process's peak resident set during a
 step above its size before the step (Linux ``/proc/self/clear_refs``
-resets the peak). For it to follow tensors closely, the script re-executes
-itself with glibc's mmap threshold lowered, so that freed tensors go back
-to the system.
+resets the peak). For it to follow tensors closely, glibc's mmap threshold
+is fixed low (``mallopt``) and the heap trimmed before each step, so freed
+tensors go back to the system instead of hiding in the allocator's free
+lists (which made the ratio swing by 30% from run to run).
 
 Example::
 
@@ -30,6 +31,7 @@ Example::
 """
 import argparse
 import copy
+import ctypes
 import gc
 import json
 import logging
@@ -39,7 +41,10 @@ import sys
 import time
 from typing import Dict, List, Optional
 
-MMAP_ENV = 'MALLOC_MMAP_THRESHOLD_'
+# glibc: mallopt(M_MMAP_THRESHOLD, bytes); a fixed value also switches off
+# the threshold's growth after large frees.
+M_MMAP_THRESHOLD = -3
+MMAP_THRESHOLD_BYTES = 128 * 1024
 
 VARIANTS = {
     'random-512': ('StandardRoIHead', dict(type='RandomSampler', num=512)),
@@ -155,8 +160,25 @@ def train_step(model, optimizer, batch: dict, proposals) -> float:
     return loss.item()
 
 
+def _glibc():
+    """The C library when it is glibc (has ``malloc_trim``), else None."""
+    try:
+        libc = ctypes.CDLL(None)
+        return libc if hasattr(libc, 'malloc_trim') else None
+    except OSError:
+        return None
+
+
 class PeakMemory:
     """Peak resident-set growth of this process during a block (Linux)."""
+
+    libc = _glibc()
+
+    @classmethod
+    def follow_tensors(cls) -> None:
+        """Make large frees return to the system (process-wide)."""
+        if cls.libc is not None:
+            cls.libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
 
     def __init__(self) -> None:
         self.available = os.access('/proc/self/clear_refs', os.W_OK)
@@ -173,6 +195,8 @@ class PeakMemory:
     def __enter__(self) -> 'PeakMemory':
         if self.available:
             gc.collect()
+            if self.libc is not None:
+                self.libc.malloc_trim(0)
             with open('/proc/self/clear_refs', 'w') as f:
                 f.write('5')  # resets VmHWM (the peak) to the current RSS
             self._base = self._status_kb('VmRSS')
@@ -197,6 +221,7 @@ def run(args: argparse.Namespace) -> Dict[str, dict]:
     MMLogger.get_current_instance().setLevel(logging.WARNING)
     if args.threads:
         torch.set_num_threads(args.threads)
+    PeakMemory.follow_tensors()
 
     models, optimizers = {}, {}
     state = None
@@ -286,8 +311,4 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, dict]:
 
 
 if __name__ == '__main__':
-    # Freed tensors must go back to the OS for the peak to mean anything.
-    if MMAP_ENV not in os.environ and sys.platform.startswith('linux'):
-        os.environ[MMAP_ENV] = str(128 * 1024)
-        os.execv(sys.executable, [sys.executable] + sys.argv)
     main()

@@ -27,7 +27,8 @@ class OHEMRoIHead(StandardRoIHead):
     1. assign every proposal (and gt box) of every image;
     2. readonly pass: RoI features of all candidates are extracted once and
        the bbox head runs on them under ``torch.no_grad`` (no autograd graph,
-       so the thousands of easy RoIs cost a forward pass only);
+       so the thousands of easy RoIs cost a forward pass only), image by
+       image so that memory stays bounded;
     3. per-RoI ranking loss (CE + smooth-L1), NMS by loss, top ``num`` per
        image — all in ``train_cfg.sampler``, a ``LossRankedOHEMSampler``;
     4. trainable pass: ``StandardRoIHead.bbox_loss`` / ``mask_loss`` on the
@@ -86,6 +87,7 @@ class OHEMRoIHead(StandardRoIHead):
                 self.bbox_roi_extractor,
                 bbox2roi([res.priors for res in sampling_results]),
                 picked_feats)
+        del picked_feats  # the replay's per-level rows are all we keep
         with replay:
             bbox_results = self.bbox_loss(x, sampling_results)
         losses.update(bbox_results['loss_bbox'])
@@ -135,6 +137,13 @@ class OHEMRoIHead(StandardRoIHead):
             Tensor]]]:
         """Readonly pass over all candidates, then pick the hardest.
 
+        With ``scope='image'`` (the paper's) each image is mined on its
+        own, so the readonly pass runs image by image and only one image's
+        candidate RoI features are alive at a time: all of them for a
+        4 x 2000-proposal batch would take ~3x the memory of a random
+        512-per-image step. ``scope='batch'`` ranks all images jointly and
+        runs it once for the batch.
+
         Args:
             x (tuple[Tensor]): Multi-level image features.
             batch (list[Candidates]): Candidates of each image.
@@ -147,18 +156,34 @@ class OHEMRoIHead(StandardRoIHead):
             list[SamplingResult] | tuple: The picks of each image (and
             their features).
         """
+        keep_feats = return_feats and not self.with_shared_head and \
+            can_replay(self.bbox_roi_extractor)
         rois = bbox2roi([c.result.priors for c in batch])
-        with torch.no_grad():
-            readonly = self._bbox_forward(x, rois)
-            losses = self.bbox_sampler.rank(readonly['cls_score'],
-                                            readonly['bbox_pred'], rois,
-                                            batch)
-        picks = self.bbox_sampler.select(batch, losses)
+        bounds = [0] + torch.tensor(
+            [len(c.result.pos_inds) + len(c.result.neg_inds)
+             for c in batch]).cumsum(0).tolist()
+        groups = [range(len(batch))] if self.bbox_sampler.scope == 'batch' \
+            and batch else [range(i, i + 1) for i in range(len(batch))]
+        picks, feats = [], []
+        with self.bbox_sampler.batch_stats():
+            for group in groups:
+                cands = [batch[i] for i in group]
+                # bbox2roi of the whole batch keeps each row's image index.
+                group_rois = rois[bounds[group[0]]:bounds[group[-1] + 1]]
+                with torch.no_grad():
+                    readonly = self._bbox_forward(x, group_rois)
+                    losses = self.bbox_sampler.rank(readonly['cls_score'],
+                                                    readonly['bbox_pred'],
+                                                    group_rois, cands)
+                group_picks = self.bbox_sampler.select(cands, losses)
+                picks.extend(group_picks)
+                if keep_feats:
+                    feats.append(readonly['bbox_feats'][picked_rows(
+                        cands, group_picks)])
+                del readonly  # before the next image's features exist
         if not return_feats:
             return picks
-        if self.with_shared_head or not can_replay(self.bbox_roi_extractor):
-            return picks, None
-        return picks, readonly['bbox_feats'][picked_rows(batch, picks)]
+        return picks, torch.cat(feats) if keep_feats and feats else None
 
 
 def picked_rows(batch: List[Candidates],

@@ -36,7 +36,9 @@ class _ReplayRoIAlignFunction(Function):
         ctx.sampling_ratio = layer.sampling_ratio
         ctx.pool_mode = 1  # 'avg' (checked by can_replay)
         ctx.aligned = layer.aligned
-        return cached.clone()
+        # A view, not a copy: the cache is handed out once (see
+        # _ReplayLayer), so the output may share its memory.
+        return cached.view_as(cached)
 
     @staticmethod
     def backward(ctx, grad_output: Tensor) -> tuple:
@@ -46,7 +48,11 @@ class _ReplayRoIAlignFunction(Function):
 
 
 class _ReplayLayer(nn.Module):
-    """Stands in for one RoIAlign level: returns the cached rows."""
+    """Stands in for one RoIAlign level: returns the cached rows, once.
+
+    The layer lets go of the rows as it hands them out, so the features of
+    the picks are not held twice during the trainable pass.
+    """
 
     def __init__(self, layer: RoIAlign, rois: Tensor, cached: Tensor):
         super().__init__()
@@ -61,8 +67,12 @@ class _ReplayLayer(nn.Module):
                 rois, self.rois.type_as(rois)):
             raise RuntimeError(
                 'RoI feature replay was asked for other RoIs than cached')
-        return _ReplayRoIAlignFunction.apply(feat, rois, self.cached,
-                                             self.layer)
+        if self.cached is None:
+            raise RuntimeError(
+                'RoI feature replay: the cached features were already '
+                'handed out; the extractor may run once per block')
+        cached, self.cached = self.cached, None
+        return _ReplayRoIAlignFunction.apply(feat, rois, cached, self.layer)
 
 
 def can_replay(extractor: nn.Module) -> bool:
@@ -90,7 +100,9 @@ def replay_roi_features(extractor: SingleRoIExtractor, rois: Tensor,
             :func:`can_replay`).
         rois (Tensor): The RoIs the block will extract, (n, 5).
         feats (Tensor): Their features from an earlier pass of the same
-            extractor on the same ``x``, (n, C, h, w), without grad.
+            extractor on the same ``x``, (n, C, h, w), without grad. Each
+            level's rows are handed out once: the extractor may run once
+            inside the block.
     """
     layers: List[nn.Module] = list(extractor.roi_layers)
     levels = extractor.map_roi_levels(rois, len(layers))
@@ -98,6 +110,9 @@ def replay_roi_features(extractor: SingleRoIExtractor, rois: Tensor,
         inds = torch.nonzero(levels == i, as_tuple=True)[0]
         extractor.roi_layers[i] = _ReplayLayer(layer, rois[inds],
                                                feats[inds])
+    # The levels hold their own rows now; the caller should drop its
+    # reference too, so that only those stay alive.
+    del feats
     try:
         yield
     finally:

@@ -1,6 +1,8 @@
 """Paper-faithful OHEM as an MMDetection sampler."""
 import warnings
-from typing import List, NamedTuple, Optional
+from collections import Counter
+from contextlib import contextmanager
+from typing import Iterator, List, NamedTuple, Optional
 
 import torch
 from mmdet.models.task_modules.assigners import AssignResult
@@ -47,8 +49,8 @@ class LossRankedOHEMSampler(BaseSampler):
 
     With ``ranking='cls', nms_thr=None`` and a ``pos_fraction`` it picks
     exactly what ``OHEMSampler`` picks. ``OHEMRoIHead`` uses
-    :meth:`candidates`, :meth:`rank` and :meth:`select` to mine the whole
-    batch with one RoI feature extraction.
+    :meth:`candidates`, :meth:`rank` and :meth:`select` to mine the batch
+    without extracting the picks' RoI features a second time.
 
     Args:
         num (int): RoIs kept per image (paper: B/N = 128/2 = 64).
@@ -107,6 +109,7 @@ class LossRankedOHEMSampler(BaseSampler):
         self.warmup_iters = warmup_iters
         self.warmup_pos_fraction = warmup_pos_fraction
         self.stats: dict = {}
+        self._batch_totals: Optional[Counter] = None
         self._warned_non_finite = False
         check_per_roi_losses(self.bbox_head, ranking)
 
@@ -284,6 +287,19 @@ class LossRankedOHEMSampler(BaseSampler):
             f'{int((~torch.isfinite(losses)).sum())} RoIs have a NaN/inf '
             'OHEM ranking loss; they are never picked (warned once).')
 
+    @contextmanager
+    def batch_stats(self) -> Iterator[None]:
+        """Make :attr:`stats` cover every :meth:`select` call in the block.
+
+        ``OHEMRoIHead`` selects image by image (to hold one image's RoI
+        features at a time); the stats are still the batch's.
+        """
+        self._batch_totals = Counter()
+        try:
+            yield
+        finally:
+            self._batch_totals = None
+
     def _record_stats(self, losses: Tensor, kept: Tensor, is_pos: Tensor,
                       num_after_nms: int, num_imgs: int) -> None:
         """Numbers for ``MiningStatsHook``: what the picks look like.
@@ -291,15 +307,28 @@ class LossRankedOHEMSampler(BaseSampler):
         Counts are per image, so runs with other batch sizes compare.
         """
         finite = losses[torch.isfinite(losses)]
-        num_imgs = max(num_imgs, 1)
+        totals = Counter(
+            imgs=num_imgs,
+            candidates=losses.numel(),
+            after_nms=num_after_nms,
+            picked=kept.numel(),
+            picked_pos=int(is_pos[kept].sum()),
+            # Picks are always finite (non-finite losses are never kept).
+            loss_picked=float(losses[kept].double().sum()),
+            loss_all=float(finite.double().sum()),
+            finite=finite.numel())
+        if self._batch_totals is not None:
+            self._batch_totals.update(totals)
+            totals = self._batch_totals
+        imgs, picked = max(totals['imgs'], 1), totals['picked']
         self.stats = dict(
-            num_candidates=losses.numel() / num_imgs,
-            num_after_nms=num_after_nms / num_imgs,
-            num_picked=kept.numel() / num_imgs,
-            fg_share=float(is_pos[kept].float().mean()) if kept.numel() else
-            0.,
-            loss_picked=float(losses[kept].mean()) if kept.numel() else 0.,
-            loss_all=float(finite.mean()) if finite.numel() else 0.)
+            num_candidates=totals['candidates'] / imgs,
+            num_after_nms=totals['after_nms'] / imgs,
+            num_picked=picked / imgs,
+            fg_share=totals['picked_pos'] / picked if picked else 0.,
+            loss_picked=totals['loss_picked'] / picked if picked else 0.,
+            loss_all=totals['loss_all'] /
+            totals['finite'] if totals['finite'] else 0.)
 
 
 def check_per_roi_losses(bbox_head, ranking: str = 'cls+bbox') -> None:
