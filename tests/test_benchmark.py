@@ -47,7 +47,11 @@ def test_baseline_is_always_measured(benchmark):
 
 
 def test_2000_proposals_x_4_images_still_runs(benchmark):
-    """No quadratic blow-up in NMS or memory under a heavy load."""
+    """No quadratic blow-up in NMS, memory bounded under a heavy load.
+
+    8000 candidates against 2048 random RoIs: holding every candidate's
+    RoI features (as before the per-image readonly pass) measured 3.3x.
+    """
     results = benchmark.main([
         '--model', 'small', '--num-imgs', '4', '--img-size', '128',
         '--num-proposals', '2000', '--num-gts', '6', '--rounds', '1',
@@ -58,4 +62,23 @@ def test_2000_proposals_x_4_images_still_runs(benchmark):
     assert 128 < head['after_nms_per_img'] <= 2006
     assert head['time_ratio'] < 5
     if head['memory_ratio'] is not None:
-        assert head['memory_ratio'] < 3
+        assert head['memory_ratio'] < 1.5
+
+
+def test_peak_memory_follows_tensors(benchmark):
+    """The peak is what the block allocated, not allocator leftovers."""
+    import torch
+    benchmark.PeakMemory.follow_tensors()
+    if not benchmark.PeakMemory().available:
+        pytest.skip('needs /proc/self/clear_refs (Linux)')
+    peaks = []
+    for _ in range(3):
+        # 4 MB tensors, freed: glibc's default would keep them in its heap
+        # and serve the next ones from there (measured: 47.6, 0.0, 0.0).
+        junk = [torch.ones(1 << 20) for _ in range(40)]
+        del junk
+        with benchmark.PeakMemory() as memory:
+            block = [torch.ones(1 << 20) for _ in range(12)]  # 48 MB
+            del block
+        peaks.append(memory.peak_mb)
+    assert all(45 < p < 55 for p in peaks), peaks
