@@ -7,8 +7,8 @@ from mmcv.ops.roi_align import RoIAlignFunction
 from mmdet.models.roi_heads import StandardRoIHead
 from mmdet.structures.bbox import bbox2roi
 
-from conftest import build_roi_head
 from mmdet_ohem.roi_heads.ohem_roi_head import picked_rows
+from conftest import build_roi_head
 
 
 def candidates_of(head, proposals, samples):
