@@ -62,7 +62,7 @@ step "installing mmengine==0.10.7, numpy, pycocotools"
 if have mmcv 2.1.0 && "$VPY" -c 'import mmcv.ops' 2>/dev/null; then
     step "mmcv 2.1.0 with compiled ops already installed"
 else
-    step "installing mmcv==2.1.0 with compiled ops (MMCV_WITH_OPS=1; a source build takes ~10 min on 2 cores)"
+    step "installing mmcv==2.1.0 with compiled ops (MMCV_WITH_OPS=1; a source build takes 10-40 min on 2 cores)"
     MMCV_WITH_OPS=1 FORCE_CUDA=0 "${PIP[@]}" install "${FIND_LINKS[@]}" \
         --no-build-isolation 'mmcv==2.1.0'
 fi
