@@ -5,10 +5,12 @@ import pytest
 import torch
 from mmcv.ops.roi_align import RoIAlignFunction
 from mmdet.models.roi_heads import StandardRoIHead
+from mmdet.registry import MODELS
 from mmdet.structures.bbox import bbox2roi
 
-from mmdet_ohem.roi_heads.ohem_roi_head import picked_rows
-from conftest import build_roi_head
+from mmdet_ohem.roi_heads.ohem_roi_head import has_batch_norm, picked_rows
+from mmdet_ohem.testing import small_detector_cfg
+from conftest import NUM_CLASSES, build_roi_head, roi_head_of
 
 
 def candidates_of(head, proposals, samples):
@@ -122,6 +124,45 @@ def test_readonly_pass_holds_one_image_at_a_time(roi_batch, paper_sampler):
     assert per_image_stats == pytest.approx(head.bbox_sampler.stats)
     picked = out['bbox_feats'][picked_rows(batch, at_once)]
     torch.testing.assert_close(feats, picked)
+
+
+@pytest.mark.parametrize('norm', ['BN', 'SyncBN'])
+def test_a_batch_norm_head_is_run_once_for_the_batch(
+        roi_batch, paper_sampler, norm):
+    """Per-image passes would give a BN head per-image statistics and N
+    running-stat updates per step."""
+    cfg = small_detector_cfg(sampler=paper_sampler,
+                             roi_head_type='OHEMRoIHead',
+                             num_classes=NUM_CLASSES)
+    cfg.roi_head.bbox_head.update(type='Shared4Conv1FCBBoxHead',
+                                  norm_cfg=dict(type=norm),
+                                  conv_out_channels=32)
+    torch.manual_seed(0)
+    head = roi_head_of(cfg)
+    forwards = []
+    spy(head, '_bbox_forward', forwards)
+    x, proposals, samples = roi_batch
+    if norm == 'BN':
+        bn = head.bbox_head.shared_convs[0].bn
+        updates = int(bn.num_batches_tracked)
+    head.mine_hard_examples(x, candidates_of(head, proposals, samples))
+    assert len(forwards) == 1
+    assert set(forwards[0][0][1][:, 0].tolist()) == {0., 1.}
+    if norm == 'BN':
+        assert int(bn.num_batches_tracked) == updates + 1
+
+
+# (mmcv's MMSyncBN, also covered, cannot be built without a process group.)
+@pytest.mark.parametrize('norm,found', [('BN', True), ('SyncBN', True),
+                                        ('GN', False)])
+def test_has_batch_norm(norm, found):
+    cfg = small_detector_cfg(roi_head_type='OHEMRoIHead')
+    norm_cfg = dict(type=norm, num_groups=4) if norm == 'GN' else dict(
+        type=norm)
+    cfg.roi_head.bbox_head.update(type='Shared4Conv1FCBBoxHead',
+                                  norm_cfg=norm_cfg, conv_out_channels=32)
+    head = MODELS.build(cfg.roi_head)
+    assert has_batch_norm(head.bbox_head) == found
 
 
 def test_batch_scope_ranks_the_batch_in_one_pass(roi_batch, paper_sampler):

@@ -100,3 +100,22 @@ def test_replay_hands_the_features_out_once():
         assert all(m.cached is None for m in layer.roi_layers)
         with pytest.raises(RuntimeError, match='already handed out'):
             layer(x, rois)
+
+
+def test_replayed_features_take_in_place_ops():
+    """A single-level extractor returns the layer's output itself: it must
+    be a fresh tensor, as RoIAlign's is, not a view of the cache."""
+    layer = MODELS.build(
+        dict(type='SingleRoIExtractor',
+             roi_layer=dict(type='RoIAlign', output_size=7, sampling_ratio=0),
+             out_channels=8, featmap_strides=[4]))
+    x, rois, weight = inputs()
+    x = x[:1]
+    with torch.no_grad():
+        cached = layer(x, rois)
+    with replay_roi_features(layer, rois, cached):
+        replayed = layer(x, rois)
+    replayed.mul_(2)  # raised with a view
+    (replayed * weight).sum().backward()
+    assert x[0].grad is not None
+    assert torch.equal(replayed, cached * 2)

@@ -165,7 +165,7 @@ def _glibc():
     try:
         libc = ctypes.CDLL(None)
         return libc if hasattr(libc, 'malloc_trim') else None
-    except OSError:
+    except (OSError, TypeError):  # TypeError: CDLL(None) on Windows
         return None
 
 

@@ -3,6 +3,7 @@ from contextlib import nullcontext
 from typing import List, Optional, Tuple, Union
 
 import torch
+from mmcv.ops import SyncBatchNorm as MMCVSyncBatchNorm
 from mmdet.models.roi_heads import StandardRoIHead
 from mmdet.models.task_modules.samplers import SamplingResult
 from mmdet.models.utils import unpack_gt_instances
@@ -10,7 +11,8 @@ from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
 from mmdet.structures.bbox import bbox2roi
 from mmdet.utils import InstanceList
-from torch import Tensor
+from torch import Tensor, nn
+from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..samplers import Candidates, LossRankedOHEMSampler
 from .roi_feature_replay import can_replay, replay_roi_features
@@ -142,7 +144,10 @@ class OHEMRoIHead(StandardRoIHead):
         candidate RoI features are alive at a time: all of them for a
         4 x 2000-proposal batch would take ~3x the memory of a random
         512-per-image step. ``scope='batch'`` ranks all images jointly and
-        runs it once for the batch.
+        runs it once for the batch; so does a bbox head with BatchNorm
+        (e.g. ``Shared4Conv1FCBBoxHead`` with SyncBN), whose batch
+        statistics (and running-stat updates, SyncBN all-reduces) must stay
+        those of the whole batch.
 
         Args:
             x (tuple[Tensor]): Multi-level image features.
@@ -162,8 +167,10 @@ class OHEMRoIHead(StandardRoIHead):
         bounds = [0] + torch.tensor(
             [len(c.result.pos_inds) + len(c.result.neg_inds)
              for c in batch]).cumsum(0).tolist()
-        groups = [range(len(batch))] if self.bbox_sampler.scope == 'batch' \
-            and batch else [range(i, i + 1) for i in range(len(batch))]
+        one_pass = self.bbox_sampler.scope == 'batch' or has_batch_norm(
+            self.bbox_head)
+        groups = [range(len(batch))] if one_pass and batch else \
+            [range(i, i + 1) for i in range(len(batch))]
         picks, feats = [], []
         with self.bbox_sampler.batch_stats():
             for group in groups:
@@ -184,6 +191,13 @@ class OHEMRoIHead(StandardRoIHead):
         if not return_feats:
             return picks
         return picks, torch.cat(feats) if keep_feats and feats else None
+
+
+def has_batch_norm(module: nn.Module) -> bool:
+    """Whether ``module`` normalises with batch statistics."""
+    return any(
+        isinstance(m, (_BatchNorm, MMCVSyncBatchNorm))
+        for m in module.modules())
 
 
 def picked_rows(batch: List[Candidates],

@@ -36,9 +36,9 @@ class _ReplayRoIAlignFunction(Function):
         ctx.sampling_ratio = layer.sampling_ratio
         ctx.pool_mode = 1  # 'avg' (checked by can_replay)
         ctx.aligned = layer.aligned
-        # A view, not a copy: the cache is handed out once (see
-        # _ReplayLayer), so the output may share its memory.
-        return cached.view_as(cached)
+        # A copy, not a view, so that in-place ops downstream work as on
+        # RoIAlign's output; the cache itself is dropped once handed out.
+        return cached.clone()
 
     @staticmethod
     def backward(ctx, grad_output: Tensor) -> tuple:
