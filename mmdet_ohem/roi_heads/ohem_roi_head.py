@@ -1,4 +1,4 @@
-"""Batch-level OHEM RoI head: one readonly pass, then train on the picks."""
+"""OHEM RoI head: readonly pass, mine the batch, train on the picks."""
 from contextlib import nullcontext
 from typing import List, Optional, Tuple, Union
 
@@ -30,7 +30,7 @@ class OHEMRoIHead(StandardRoIHead):
     2. readonly pass: RoI features of all candidates are extracted once and
        the bbox head runs on them under ``torch.no_grad`` (no autograd graph,
        so the thousands of easy RoIs cost a forward pass only), image by
-       image so that memory stays bounded;
+       image with ``scope='image'`` so that memory stays bounded;
     3. per-RoI ranking loss (CE + smooth-L1), NMS by loss, top ``num`` per
        image — all in ``train_cfg.sampler``, a ``LossRankedOHEMSampler``;
     4. trainable pass: ``StandardRoIHead.bbox_loss`` / ``mask_loss`` on the
