@@ -53,39 +53,52 @@ def check_mining_args(num: int,
             f'`neg_pos_ub` must be >= 0 or -1 (no bound), got {neg_pos_ub!r}')
 
 
-def nms_by_loss(losses: Tensor, boxes: Tensor, img_inds: Tensor,
-                nms_thr: float) -> Tensor:
-    """Indices that survive per-image NMS with the loss as score.
+def nms_by_loss(losses: Tensor,
+                boxes: Tensor,
+                groups: Tensor,
+                nms_thr: float,
+                ranked_last: Optional[Tensor] = None) -> Tensor:
+    """Indices that survive NMS by loss within each group (image, label).
 
     Ties in the loss are broken by the lower index, so the result does not
-    depend on the sort of the NMS kernel. Each image runs its own NMS on
-    the boxes as given: mmcv's ``batched_nms`` shifts image ``i`` by
-    ``i * (max coordinate + 1)``, which lets a box at negative coordinates
-    suppress one of another image, and rounds the shifted coordinates.
+    depend on the sort of the NMS kernel. All groups go through one mmcv
+    ``nms`` call (one host sync per batch, not one per image): each group
+    is moved to its own stretch of the plane, as mmcv's ``batched_nms``
+    does, but after shifting every box to non-negative coordinates, since
+    ``batched_nms``'s ``i * (max coordinate + 1)`` lets a box at negative
+    coordinates overlap a box of the next group.
 
     Args:
         losses (Tensor): Per-RoI loss, shape (n, ).
-        boxes (Tensor): RoIs as (x1, y1, x2, y2), shape (n, 4).
-        img_inds (Tensor): Image of each RoI, shape (n, ).
+        boxes (Tensor): RoIs as (x1, y1, x2, y2), shape (n, 4), finite.
+        groups (Tensor): Group of each RoI (its image, or image and label),
+            shape (n, ), int >= 0. RoIs of different groups never
+            suppress each other.
         nms_thr (float): IoU above which the lower-loss RoI is dropped.
+        ranked_last (Tensor, optional): Bool mask of RoIs to rank below
+            every other one whatever their loss (non-finite losses): they
+            cannot suppress any other RoI.
 
     Returns:
         Tensor: Surviving indices, in descending loss order (ties: ascending
-        index).
+        index; ``ranked_last`` ones at the end).
     """
     if losses.numel() == 0:
-        return img_inds.new_zeros((0, ), dtype=torch.long)
-    order = torch.sort(losses, descending=True, stable=True)[1]
+        return groups.new_zeros((0, ), dtype=torch.long)
+    key = losses.float()
+    if ranked_last is not None:
+        key = torch.where(ranked_last, key.new_tensor(-float('inf')), key)
+    order = torch.sort(key, descending=True, stable=True)[1]
     # Strictly decreasing scores encode the stable order for the kernel.
     rank_scores = torch.arange(
         order.numel(), 0, -1, dtype=torch.float32, device=losses.device)
-    boxes, img_inds = boxes[order].float(), img_inds[order]
-    keep = []
-    for img in torch.unique(img_inds).tolist():
-        inds = torch.nonzero(img_inds == img, as_tuple=True)[0]
-        _, kept = nms(boxes[inds], rank_scores[inds], float(nms_thr))
-        keep.append(inds[kept])
-    return order[torch.cat(keep).sort()[0]]
+    boxes = boxes[order].float()
+    # Consecutive group ids keep the shifted coordinates small (float32).
+    groups = torch.unique(groups[order], return_inverse=True)[1]
+    low, high = boxes.min(), boxes.max()
+    shift = groups.to(boxes.dtype) * (high - low + 1) - low
+    _, kept = nms(boxes + shift[:, None], rank_scores, float(nms_thr))
+    return order[kept.sort()[0]]
 
 
 def _top_k_per_group(order: Tensor, groups: Tensor, k: Tensor) -> Tensor:
@@ -121,11 +134,14 @@ def select_hard_examples(losses: Tensor,
                          pos_fraction: Optional[float] = None,
                          neg_pos_ub: float = -1,
                          num_imgs: Optional[int] = None,
-                         return_num_after_nms: bool = False
+                         return_num_after_nms: bool = False,
+                         labels: Optional[Tensor] = None
                          ) -> Union[Tensor, Tuple[Tensor, int]]:
     """Pick the hardest RoIs: NMS by loss, then top-``num`` per image.
 
-    RoIs whose loss is NaN or infinite are never picked.
+    RoIs whose loss is NaN or infinite are never picked. The whole batch is
+    selected with a fixed number of host syncs (the NMS kernel's and two
+    masks'), whatever the number of images.
 
     Args:
         losses (Tensor): Per-RoI ranking loss, shape (n, ).
@@ -144,9 +160,15 @@ def select_hard_examples(losses: Tensor,
         neg_pos_ub (float): With a quota, at most
             ``int(neg_pos_ub * max(1, num_pos))`` negatives; -1: no bound.
         num_imgs (int, optional): Number of images in the batch; defaults to
-            ``img_inds.max() + 1``.
+            ``img_inds.max() + 1`` (a host sync: callers pass it).
         return_num_after_nms (bool): Also return how many finite-loss
             candidates survived the NMS (all of them without NMS).
+        labels (Tensor, optional): Class label of each RoI, shape (n, ),
+            int >= 0, background a label of its own. Given, the NMS runs
+            per image *and per label*, as in the authors' code
+            (``get_ohem_minibatch``): a positive never suppresses a
+            negative, and positives of one class only suppress each other.
+            ``None``: per image, over all labels.
 
     Returns:
         Tensor | tuple[Tensor, int]: Kept indices into ``losses``, grouped
@@ -164,17 +186,25 @@ def select_hard_examples(losses: Tensor,
     if pos_fraction is not None and (is_pos is None
                                      or is_pos.shape != (n, )):
         raise ValueError('`pos_fraction` needs `is_pos` of shape (n,)')
+    if labels is not None and labels.shape != (n, ):
+        raise ValueError('`labels` must have shape (n,), got '
+                         f'{tuple(labels.shape)}')
     img_inds = img_inds.long()
     if num_imgs is None:
         num_imgs = int(img_inds.max()) + 1 if n else 0
 
-    finite = torch.nonzero(torch.isfinite(losses), as_tuple=True)[0]
+    finite = torch.isfinite(losses)
     if nms_thr is None:
-        order = finite[torch.sort(
-            losses[finite], descending=True, stable=True)[1]]
+        key = torch.where(finite, losses.float(),
+                          losses.new_tensor(-float('inf'), dtype=torch.float))
+        order = torch.sort(key, descending=True, stable=True)[1]
     else:
-        order = finite[nms_by_loss(losses[finite], boxes[finite],
-                                   img_inds[finite], nms_thr)]
+        # One group per image, or per (image, label).
+        groups = img_inds if labels is None else \
+            labels.long() * max(num_imgs, 1) + img_inds
+        order = nms_by_loss(losses, boxes, groups, nms_thr,
+                            ranked_last=~finite)
+    order = order[finite[order]]  # non-finite ones sort last: cut them
 
     # Under 'batch' scope all images share one group and one budget.
     if scope == 'image':

@@ -395,15 +395,15 @@ def ohem_loss_step(seed: int):
     model.train()
     sampler = model.roi_head.bbox_sampler
     assert isinstance(sampler, LossRankedOHEMSampler)
-    select, picks = sampler.select, []
+    pick, picks = sampler.pick, []
 
     def capture(batch, losses):
-        results = select(batch, losses)
+        out = pick(batch, losses)
         picks.extend((r.pos_inds.clone(), r.neg_inds.clone())
-                     for r in results)
-        return results
+                     for r in out.results)
+        return out
 
-    sampler.select = capture
+    sampler.pick = capture
     data = model.data_preprocessor(
         demo_mm_inputs(2, image_shapes=(3, 128, 128), num_items=[3, 4],
                        num_classes=3), True)

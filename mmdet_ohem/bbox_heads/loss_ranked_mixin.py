@@ -81,23 +81,30 @@ class LossRankedBBoxHeadMixin:
             self.loss_cls(
                 cls_score, labels, cls_score.new_ones(num_rois),
                 reduction_override='none'), num_rois, 'loss_cls')
-        if ranking == 'cls' or bbox_pred is None:
+        if ranking == 'cls' or bbox_pred is None or num_rois == 0:
             return loss
 
+        # Every RoI goes through the box loss and the background ones are
+        # masked out after, rather than indexing the foreground ones: a
+        # boolean index would wait for the device (a host sync) each call.
         pos = (labels >= 0) & (labels < self.num_classes)
-        if not pos.any():
-            return loss
-        pos_pred = bbox_pred[pos]
+        pred = bbox_pred
         if self.reg_decoded_bbox:
-            pos_pred = get_box_tensor(
-                self.bbox_coder.decode(rois[pos, 1:], pos_pred))
+            pred = get_box_tensor(self.bbox_coder.decode(rois[:, 1:], pred))
         if not self.reg_class_agnostic:
-            pos_pred = pos_pred.view(pos_pred.shape[0], self.num_classes,
-                                     -1)[torch.arange(pos_pred.shape[0]),
-                                         labels[pos]]
+            # A background RoI reads class 0's deltas; it is masked below.
+            cls = torch.where(pos, labels, labels.new_zeros(()))
+            pred = pred.view(num_rois, self.num_classes,
+                             pred.shape[1] // self.num_classes)[
+                                 torch.arange(num_rois, device=pred.device),
+                                 cls]
+        # Unit weights for the background rows: IoU-type losses return a
+        # scalar when every weight is 0.
+        weights = torch.where(pos[:, None], bbox_weights,
+                              bbox_weights.new_ones(()))
         loss_bbox = _per_roi(
             self.loss_bbox(
-                pos_pred, bbox_targets[pos], bbox_weights[pos],
-                reduction_override='none'), int(pos.sum()), 'loss_bbox')
-        return loss.index_add(0, pos.nonzero(as_tuple=True)[0],
-                              loss_bbox.to(loss.dtype))
+                pred, bbox_targets, weights, reduction_override='none'),
+            num_rois, 'loss_bbox')
+        return loss + torch.where(pos, loss_bbox.to(loss.dtype),
+                                  loss.new_zeros(()))

@@ -1,6 +1,6 @@
 """OHEM RoI head: readonly pass, mine the batch, train on the picks."""
-from contextlib import nullcontext
-from typing import List, Optional, Tuple, Union
+from contextlib import contextmanager, nullcontext
+from typing import Iterator, List, Optional, Tuple, Union
 
 import torch
 from mmcv.ops import SyncBatchNorm as MMCVSyncBatchNorm
@@ -29,8 +29,8 @@ class OHEMRoIHead(StandardRoIHead):
     1. assign every proposal (and gt box) of every image;
     2. readonly pass: RoI features of all candidates are extracted once and
        the bbox head runs on them under ``torch.no_grad`` (no autograd graph,
-       so the thousands of easy RoIs cost a forward pass only), image by
-       image with ``scope='image'`` so that memory stays bounded;
+       so the thousands of easy RoIs cost a forward pass only), for the
+       batch at once or image by image (``readonly_pass``);
     3. per-RoI ranking loss (CE + smooth-L1), NMS by loss, top ``num`` per
        image — all in ``train_cfg.sampler``, a ``LossRankedOHEMSampler``;
     4. trainable pass: ``StandardRoIHead.bbox_loss`` / ``mask_loss`` on the
@@ -38,9 +38,31 @@ class OHEMRoIHead(StandardRoIHead):
 
     Inference is ``StandardRoIHead``'s: a checkpoint trained with this head
     tests identically with the plain one.
+
+    Args:
+        readonly_pass (str): How the readonly pass walks the batch:
+            ``'batch'``, one pass over every candidate of the batch (a
+            fixed number of host syncs per step); ``'image'``, one pass per
+            image, so only one image's candidate RoI features are alive at
+            a time (bounded memory, a few syncs per image); ``'auto'``
+            (default), ``'image'`` for features on the CPU, where RoI
+            features of all candidates can outweigh a small backbone's
+            activations, else ``'batch'``. The picks are the same either
+            way. ``scope='batch'`` sampling and a head with batch
+            normalisation always run one pass for the batch (see
+            :meth:`mine_hard_examples`).
+        **kwargs: ``StandardRoIHead``'s arguments.
     """
 
     bbox_sampler: LossRankedOHEMSampler
+
+    def __init__(self, *args, readonly_pass: str = 'auto', **kwargs) -> None:
+        if readonly_pass not in READONLY_PASSES:
+            raise ValueError(f'`readonly_pass` must be one of '
+                             f'{READONLY_PASSES}, got {readonly_pass!r}')
+        self.readonly_pass = readonly_pass
+        self._norms: Optional[List[nn.Module]] = None
+        super().__init__(*args, **kwargs)
 
     def init_assigner_sampler(self) -> None:
         """Build the assigner and check the sampler can mine a batch."""
@@ -69,15 +91,16 @@ class OHEMRoIHead(StandardRoIHead):
         batch_gt_instances, batch_gt_instances_ignore, _ = \
             unpack_gt_instances(batch_data_samples)
 
-        batch = []
+        assign_results = []
         for rpn_results, gt, gt_ignore in zip(rpn_results_list,
                                               batch_gt_instances,
                                               batch_gt_instances_ignore):
             rpn_results.priors = rpn_results.pop('bboxes')
-            assign_result = self.bbox_assigner.assign(rpn_results, gt,
-                                                      gt_ignore)
-            batch.append(
-                self.bbox_sampler.candidates(assign_result, rpn_results, gt))
+            assign_results.append(
+                self.bbox_assigner.assign(rpn_results, gt, gt_ignore))
+        batch = self.bbox_sampler.batch_candidates(assign_results,
+                                                   rpn_results_list,
+                                                   batch_gt_instances)
         sampling_results, picked_feats = self.mine_hard_examples(
             x, batch, return_feats=True)
 
@@ -139,15 +162,17 @@ class OHEMRoIHead(StandardRoIHead):
             Tensor]]]:
         """Readonly pass over all candidates, then pick the hardest.
 
-        With ``scope='image'`` (the paper's) each image is mined on its
-        own, so the readonly pass runs image by image and only one image's
-        candidate RoI features are alive at a time: all of them for a
-        4 x 2000-proposal batch would take ~3x the memory of a random
-        512-per-image step. ``scope='batch'`` ranks all images jointly and
-        runs it once for the batch; so does a bbox head with BatchNorm
-        (e.g. ``Shared4Conv1FCBBoxHead`` with SyncBN), whose batch
-        statistics (and running-stat updates, SyncBN all-reduces) must stay
-        those of the whole batch.
+        The readonly pass runs the heads in training mode (dropout as in
+        training, as the paper's readonly network) under ``torch.no_grad``,
+        so batch normalisation ranks the RoIs with the *candidates'* batch
+        statistics: the loss each RoI would have if trained now. Eval-mode
+        statistics would rank with running averages that lag the weights
+        (and are unset early in training). The running statistics and
+        ``num_batches_tracked`` are left as they were: only the trainable
+        pass over the picks updates them, as for a plain head fed the
+        picks. Such a head (``bbox_head`` or ``shared_head`` with BN or
+        SyncBN) sees the whole batch in one pass, so its statistics (and a
+        SyncBN's all-reduce, once per rank) are the batch's.
 
         Args:
             x (tuple[Tensor]): Multi-level image features.
@@ -164,56 +189,79 @@ class OHEMRoIHead(StandardRoIHead):
         keep_feats = return_feats and not self.with_shared_head and \
             can_replay(self.bbox_roi_extractor)
         rois = bbox2roi([c.result.priors for c in batch])
-        bounds = [0] + torch.tensor(
-            [len(c.result.pos_inds) + len(c.result.neg_inds)
-             for c in batch]).cumsum(0).tolist()
-        one_pass = self.bbox_sampler.scope == 'batch' or has_batch_norm(
-            self.bbox_head)
-        groups = [range(len(batch))] if one_pass and batch else \
-            [range(i, i + 1) for i in range(len(batch))]
-        picks, feats = [], []
-        with self.bbox_sampler.batch_stats():
-            for group in groups:
+        picks, feats, start = [], [], 0
+        with self.bbox_sampler.batch_stats(), \
+                frozen_running_stats(self.batch_norms):
+            for group in self._readonly_groups(x, batch):
                 cands = [batch[i] for i in group]
                 # bbox2roi of the whole batch keeps each row's image index.
-                group_rois = rois[bounds[group[0]]:bounds[group[-1] + 1]]
+                stop = start + sum(c.result.priors.shape[0] for c in cands)
+                group_rois, start = rois[start:stop], stop
                 with torch.no_grad():
                     readonly = self._bbox_forward(x, group_rois)
                     losses = self.bbox_sampler.rank(readonly['cls_score'],
                                                     readonly['bbox_pred'],
                                                     group_rois, cands)
-                group_picks = self.bbox_sampler.select(cands, losses)
-                picks.extend(group_picks)
+                group_picks = self.bbox_sampler.pick(cands, losses)
+                picks.extend(group_picks.results)
                 if keep_feats:
-                    feats.append(readonly['bbox_feats'][picked_rows(
-                        cands, group_picks)])
+                    feats.append(readonly['bbox_feats'][group_picks.rows])
                 del readonly  # before the next image's features exist
         if not return_feats:
             return picks
         return picks, torch.cat(feats) if keep_feats and feats else None
 
+    def _readonly_groups(self, x: Tuple[Tensor],
+                         batch: List[Candidates]) -> List[range]:
+        """The images each readonly pass covers (see ``readonly_pass``)."""
+        per_image = self.readonly_pass == 'image' or (
+            self.readonly_pass == 'auto' and x[0].device.type == 'cpu')
+        if not batch or (per_image and self.bbox_sampler.scope == 'image'
+                         and not self.batch_norms):
+            return [range(i, i + 1) for i in range(len(batch))]
+        return [range(len(batch))]
+
+    @property
+    def batch_norms(self) -> List[nn.Module]:
+        """The batch-statistics norm layers of the bbox and shared heads.
+
+        Found once, on the first training step: runners convert BN to
+        SyncBN after the model is built, and both are found.
+        """
+        if self._norms is None:
+            heads = [self.bbox_head] + ([self.shared_head]
+                                        if self.with_shared_head else [])
+            self._norms = [
+                m for head in heads for m in head.modules()
+                if isinstance(m, BATCH_NORMS)
+            ]
+        return self._norms
+
+
+READONLY_PASSES = ('auto', 'batch', 'image')
+BATCH_NORMS = (_BatchNorm, MMCVSyncBatchNorm)
+
 
 def has_batch_norm(module: nn.Module) -> bool:
     """Whether ``module`` normalises with batch statistics."""
-    return any(
-        isinstance(m, (_BatchNorm, MMCVSyncBatchNorm))
-        for m in module.modules())
+    return any(isinstance(m, BATCH_NORMS) for m in module.modules())
 
 
-def picked_rows(batch: List[Candidates],
-                picks: List[SamplingResult]) -> Tensor:
-    """Rows of the candidates' ``bbox2roi`` that hold the picks.
+@contextmanager
+def frozen_running_stats(norms: List[nn.Module]) -> Iterator[None]:
+    """Restore the norm layers' running statistics after the block.
 
-    In the order of ``bbox2roi([p.priors for p in picks])``: per image the
-    picked positives, then the picked negatives. Both index lists are
-    sorted subsets of the candidates' sorted ones, so a binary search finds
-    each row.
+    The layers still normalise with batch statistics inside the block;
+    their ``running_mean``, ``running_var`` and ``num_batches_tracked``
+    are copied back (on the device, no host sync) when it ends.
     """
-    rows, offset = [], 0
-    for cands, picked in zip(batch, picks):
-        pos, neg = cands.result.pos_inds, cands.result.neg_inds
-        rows.append(offset + torch.searchsorted(pos, picked.pos_inds))
-        rows.append(offset + len(pos) +
-                    torch.searchsorted(neg, picked.neg_inds))
-        offset += len(pos) + len(neg)
-    return torch.cat(rows) if rows else torch.zeros(0, dtype=torch.long)
+    saved = [(buf, buf.clone()) for m in norms
+             for buf in (m.running_mean, m.running_var,
+                         getattr(m, 'num_batches_tracked', None))
+             if buf is not None]
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for buf, value in saved:
+                buf.copy_(value)

@@ -19,6 +19,10 @@ from ..bbox_heads.loss_ranked_mixin import (RANKINGS, LossRankedBBoxHeadMixin,
 from ..mining import check_mining_args, select_hard_examples
 
 
+# pos_weight only scales label weights, which ranking ignores.
+_TARGETS_CFG = ConfigDict(pos_weight=-1)
+
+
 class Candidates(NamedTuple):
     """Every RoI of one image that OHEM may pick (ignored ones excluded).
 
@@ -30,6 +34,19 @@ class Candidates(NamedTuple):
     gt_bboxes: Tensor
     assign_result: AssignResult
     gt_flags: Tensor
+
+
+class Picks(NamedTuple):
+    """What :meth:`LossRankedOHEMSampler.pick` chose from a batch.
+
+    ``results`` are the picks of each image; ``rows`` index them in the
+    candidates' ``bbox2roi`` rows, in the order of
+    ``bbox2roi([r.priors for r in results])`` (per image the picked
+    positives, then the picked negatives), so the readonly pass's outputs
+    of the picks are ``out[rows]``.
+    """
+    results: List[SamplingResult]
+    rows: Tensor
 
 
 @TASK_UTILS.register_module()
@@ -62,6 +79,9 @@ class LossRankedOHEMSampler(BaseSampler):
         add_gt_as_proposals (bool): Add the gt boxes to the candidates.
         ranking (str): ``'cls+bbox'`` (paper) or ``'cls'`` (mmdet).
         nms_thr (float, optional): IoU of the NMS by loss; ``None``: off.
+        nms_per_label (bool): NMS by loss per image *and per label*
+            (background a label of its own), as the authors' code does:
+            a positive never suppresses a negative. ``False``: per image.
         scope (str): ``'image'`` (top ``num`` of each image, the paper) or
             ``'batch'`` (top ``num * N`` of the batch; only differs under
             ``OHEMRoIHead``, which mines the batch at once).
@@ -82,6 +102,7 @@ class LossRankedOHEMSampler(BaseSampler):
                  ranking: str = 'cls+bbox',
                  nms_thr: Optional[float] = 0.7,
                  scope: str = 'image',
+                 nms_per_label: bool = False,
                  warmup_iters: int = 0,
                  warmup_pos_fraction: float = 0.25,
                  **kwargs) -> None:
@@ -106,6 +127,7 @@ class LossRankedOHEMSampler(BaseSampler):
         self.ranking = ranking
         self.nms_thr = nms_thr
         self.scope = scope
+        self.nms_per_label = nms_per_label
         self.warmup_iters = warmup_iters
         self.warmup_pos_fraction = warmup_pos_fraction
         self.stats: dict = {}
@@ -132,26 +154,71 @@ class LossRankedOHEMSampler(BaseSampler):
         Returns:
             Candidates: Every non-ignored RoI of the image.
         """
-        gt_bboxes = gt_instances.bboxes
-        priors = pred_instances.priors
-        if len(priors.shape) < 2:
-            priors = priors[None, :]
-        gt_flags = priors.new_zeros((priors.shape[0], ), dtype=torch.uint8)
-        if self.add_gt_as_proposals and len(gt_bboxes) > 0:
-            gt_as_priors = gt_bboxes.convert_to(type(priors)) if \
-                hasattr(gt_bboxes, 'convert_to') and \
-                hasattr(priors, 'convert_to') else gt_bboxes
-            priors = cat_boxes([gt_as_priors, priors], dim=0)
-            assign_result.add_gt_(gt_instances.labels)
-            gt_flags = torch.cat([
-                priors.new_ones(len(gt_bboxes), dtype=torch.uint8), gt_flags
-            ])
-        pos_inds = torch.nonzero(assign_result.gt_inds > 0, as_tuple=True)[0]
-        neg_inds = torch.nonzero(assign_result.gt_inds == 0,
-                                 as_tuple=True)[0]
-        result = SamplingResult(pos_inds, neg_inds, priors, gt_bboxes,
-                                assign_result, gt_flags)
-        return Candidates(result, priors, gt_bboxes, assign_result, gt_flags)
+        return self.batch_candidates([assign_result], [pred_instances],
+                                     [gt_instances])[0]
+
+    def batch_candidates(
+            self, assign_results: List[AssignResult],
+            pred_instances: List[InstanceData],
+            gt_instances: List[InstanceData]) -> List[Candidates]:
+        """:meth:`candidates` of each image of a batch, with one host sync.
+
+        Each image's rows are split into positives, negatives and ignored
+        ones by one sort over the batch and one read of the counts,
+        instead of two ``nonzero`` calls (two syncs) per image.
+
+        Args:
+            assign_results (list[AssignResult]): Assignment of each image.
+            pred_instances (list[InstanceData]): Have ``priors``.
+            gt_instances (list[InstanceData]): Have ``bboxes``, ``labels``.
+
+        Returns:
+            list[Candidates]: Every non-ignored RoI of each image.
+        """
+        images = []
+        for assign_result, pred, gt in zip(assign_results, pred_instances,
+                                           gt_instances):
+            gt_bboxes, priors = gt.bboxes, pred.priors
+            if len(priors.shape) < 2:
+                priors = priors[None, :]
+            gt_flags = priors.new_zeros((priors.shape[0], ),
+                                        dtype=torch.uint8)
+            if self.add_gt_as_proposals and len(gt_bboxes) > 0:
+                gt_as_priors = gt_bboxes.convert_to(type(priors)) if \
+                    hasattr(gt_bboxes, 'convert_to') and \
+                    hasattr(priors, 'convert_to') else gt_bboxes
+                priors = cat_boxes([gt_as_priors, priors], dim=0)
+                assign_result.add_gt_(gt.labels)
+                gt_flags = torch.cat([
+                    priors.new_ones(len(gt_bboxes), dtype=torch.uint8),
+                    gt_flags
+                ])
+            images.append((priors, gt_bboxes, assign_result, gt_flags))
+        if not images:
+            return []
+        gt_inds = torch.cat([a.gt_inds for _, _, a, _ in images])
+        # Row kind: 0 positive (gt_inds > 0), 1 negative (0), 2 ignored.
+        kind = 1 - gt_inds.clamp(-1, 1)
+        key = torch.cat([
+            a.gt_inds.new_full((len(a.gt_inds), ), 3 * i)
+            for i, (_, _, a, _) in enumerate(images)
+        ]) + kind
+        # A stable sort keeps each kind's rows in ascending prior order.
+        order = torch.sort(key, stable=True)[1]
+        counts = torch.bincount(key, minlength=3 * len(images)).tolist()
+        chunks = order.split(counts)
+        batch, start = [], 0
+        for i, (priors, gt_bboxes, assign_result, gt_flags) in enumerate(
+                images):
+            pos_inds, neg_inds = chunks[3 * i] - start, \
+                chunks[3 * i + 1] - start
+            start += len(assign_result.gt_inds)
+            result = SamplingResult(pos_inds, neg_inds, priors, gt_bboxes,
+                                    assign_result, gt_flags)
+            batch.append(
+                Candidates(result, priors, gt_bboxes, assign_result,
+                           gt_flags))
+        return batch
 
     def rank(self, cls_score: Tensor, bbox_pred: Optional[Tensor],
              rois: Tensor, batch: List[Candidates]) -> Tensor:
@@ -167,12 +234,15 @@ class LossRankedOHEMSampler(BaseSampler):
             Tensor: Loss of each RoI, shape (len(rois), ).
         """
         head = self.bbox_head
-        # pos_weight only scales label weights, which ranking ignores.
         labels, _, bbox_targets, bbox_weights = head.get_targets(
-            [c.result for c in batch], ConfigDict(pos_weight=-1))
+            [c.result for c in batch], _TARGETS_CFG)
+        # In float32 whatever the autocast dtype: float16 losses tie (and
+        # overflow) where the ranking needs them apart.
         return LossRankedBBoxHeadMixin.ranking_loss(
-            head, cls_score, bbox_pred, rois, labels, bbox_targets,
-            bbox_weights, ranking=self.ranking)
+            head, cls_score.float(),
+            None if bbox_pred is None else bbox_pred.float(), rois.float(),
+            labels, bbox_targets.float(), bbox_weights.float(),
+            ranking=self.ranking)
 
     @property
     def in_warmup(self) -> bool:
@@ -198,18 +268,33 @@ class LossRankedOHEMSampler(BaseSampler):
             list[SamplingResult]: The picks of each image, for the
             trainable pass.
         """
+        return self.pick(batch, losses).results
+
+    def pick(self, batch: List[Candidates], losses: Tensor) -> Picks:
+        """:meth:`select`, also returning where the picks' rows are.
+
+        The whole batch costs one host sync beyond ``mining.py``'s: the
+        per-image pick counts, the stats and the non-finite count are read
+        together.
+
+        Args:
+            batch (list[Candidates]): Candidates of each image.
+            losses (Tensor): Their ranking losses, in ``rois`` order.
+
+        Returns:
+            Picks: The picks of each image and their rows.
+        """
         results = [c.result for c in batch]
         sizes = [len(r.pos_inds) + len(r.neg_inds) for r in results]
         boxes = get_box_tensor(cat_boxes([r.priors for r in results]))
         img_inds = torch.cat([
-            torch.full((n, ), i, dtype=torch.long, device=losses.device)
+            losses.new_full((n, ), i, dtype=torch.long)
             for i, n in enumerate(sizes)
         ])
         is_pos = torch.cat([
             torch.arange(n, device=losses.device) < len(r.pos_inds)
             for n, r in zip(sizes, results)
         ])
-        self._warn_non_finite(losses)
         if self.in_warmup:
             # Random scores through the same rule: RandomSampler's picks.
             # Non-finite-loss RoIs keep their score: still never picked.
@@ -225,22 +310,51 @@ class LossRankedOHEMSampler(BaseSampler):
                 losses, boxes, img_inds, self.num, nms_thr=self.nms_thr,
                 scope=self.scope, is_pos=is_pos,
                 pos_fraction=self.pos_fraction, neg_pos_ub=self.neg_pos_ub,
-                num_imgs=len(batch), return_num_after_nms=True)
-        self._record_stats(losses, kept, is_pos, num_after_nms, len(batch))
+                num_imgs=len(batch), return_num_after_nms=True,
+                labels=self._nms_labels(results)
+                if self.nms_per_label else None)
+        # Candidate rows are ordered by image, positives before negatives
+        # and by prior index inside each: sorted rows are bbox2roi order.
+        rows = kept.sort()[0]
+        groups = 2 * img_inds[rows] + (~is_pos[rows]).long()
+        finite = torch.isfinite(losses)
+        numbers = torch.cat([
+            torch.bincount(groups, minlength=2 * len(batch)).double(),
+            torch.stack([
+                losses[rows].double().sum(),
+                torch.where(finite, losses.double(),
+                            losses.new_zeros((), dtype=torch.double)).sum(),
+                finite.sum().double()
+            ])
+        ]).tolist()  # the one read of the device
+        counts = [int(c) for c in numbers[:-3]]
+        loss_picked, loss_all, num_finite = numbers[-3:]
+        self._warn_non_finite(losses.numel() - int(num_finite))
+        self._record_stats(
+            candidates=losses.numel(), after_nms=num_after_nms,
+            picked=rows.numel(), picked_pos=sum(counts[0::2]),
+            loss_picked=loss_picked, loss_all=loss_all,
+            finite=int(num_finite), imgs=len(batch))
 
-        picked = []
-        offsets = [0] + torch.tensor(sizes).cumsum(0).tolist()
+        picked, chunks, start = [], rows.split(counts), 0
         for i, c in enumerate(batch):
-            local = kept[img_inds[kept] == i] - offsets[i]
             num_pos = len(c.result.pos_inds)
-            pos_inds = c.result.pos_inds[local[local < num_pos]]
-            neg_inds = c.result.neg_inds[local[local >= num_pos] - num_pos]
-            # Sorted like BaseSampler's unique(), so results compare 1:1.
+            pos_inds = c.result.pos_inds[chunks[2 * i] - start]
+            neg_inds = c.result.neg_inds[chunks[2 * i + 1] - start - num_pos]
+            start += sizes[i]
             picked.append(
-                SamplingResult(
-                    pos_inds.sort()[0], neg_inds.sort()[0], c.priors,
-                    c.gt_bboxes, c.assign_result, c.gt_flags))
-        return picked
+                SamplingResult(pos_inds, neg_inds, c.priors, c.gt_bboxes,
+                               c.assign_result, c.gt_flags))
+        return Picks(picked, rows)
+
+    def _nms_labels(self, results: List[SamplingResult]) -> Tensor:
+        """Class of each candidate, background (``num_classes``) apart."""
+        bg = self.bbox_head.num_classes
+        return torch.cat([
+            torch.cat([r.pos_gt_labels.long(),
+                       r.neg_inds.new_full((len(r.neg_inds), ), bg)])
+            for r in results
+        ])
 
     def sample(self,
                assign_result: AssignResult,
@@ -278,14 +392,14 @@ class LossRankedOHEMSampler(BaseSampler):
     def _sample_neg(self, *args, **kwargs):
         raise NotImplementedError('ranked jointly in `select`')
 
-    def _warn_non_finite(self, losses: Tensor) -> None:
+    def _warn_non_finite(self, num_non_finite: int) -> None:
         """Warn once per sampler that NaN/inf-loss RoIs are being skipped."""
-        if self._warned_non_finite or torch.isfinite(losses).all():
+        if self._warned_non_finite or not num_non_finite:
             return
         self._warned_non_finite = True
         warnings.warn(
-            f'{int((~torch.isfinite(losses)).sum())} RoIs have a NaN/inf '
-            'OHEM ranking loss; they are never picked (warned once).')
+            f'{num_non_finite} RoIs have a NaN/inf OHEM ranking loss; they '
+            'are never picked (warned once).')
 
     @contextmanager
     def batch_stats(self) -> Iterator[None]:
@@ -300,23 +414,17 @@ class LossRankedOHEMSampler(BaseSampler):
         finally:
             self._batch_totals = None
 
-    def _record_stats(self, losses: Tensor, kept: Tensor, is_pos: Tensor,
-                      num_after_nms: int, num_imgs: int) -> None:
+    def _record_stats(self, **totals) -> None:
         """Numbers for ``MiningStatsHook``: what the picks look like.
 
-        Counts are per image, so runs with other batch sizes compare.
+        Args:
+            **totals: Host numbers of one :meth:`pick` call: ``imgs``,
+                ``candidates``, ``after_nms``, ``picked``, ``picked_pos``,
+                ``loss_picked`` and ``loss_all`` (sums) and ``finite`` (the
+                number of finite losses). Stats are per image, so runs with
+                other batch sizes compare.
         """
-        finite = losses[torch.isfinite(losses)]
-        totals = Counter(
-            imgs=num_imgs,
-            candidates=losses.numel(),
-            after_nms=num_after_nms,
-            picked=kept.numel(),
-            picked_pos=int(is_pos[kept].sum()),
-            # Picks are always finite (non-finite losses are never kept).
-            loss_picked=float(losses[kept].double().sum()),
-            loss_all=float(finite.double().sum()),
-            finite=finite.numel())
+        totals = Counter(totals)
         if self._batch_totals is not None:
             self._batch_totals.update(totals)
             totals = self._batch_totals
@@ -326,6 +434,7 @@ class LossRankedOHEMSampler(BaseSampler):
             num_after_nms=totals['after_nms'] / imgs,
             num_picked=picked / imgs,
             fg_share=totals['picked_pos'] / picked if picked else 0.,
+            # Picks are always finite (non-finite losses are never kept).
             loss_picked=totals['loss_picked'] / picked if picked else 0.,
             loss_all=totals['loss_all'] /
             totals['finite'] if totals['finite'] else 0.)
