@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(if $(VIRTUAL_ENV),$(VIRTUAL_ENV)/bin/python,$(VENV)/bin/python)
 
-.PHONY: install test test-dist test-slow lint demo bench ablations clean
+.PHONY: install test test-dist test-slow lint demo bench ablations device-check clean
 
 install:  ## the pinned stack in .venv (or the active virtualenv)
 	bash tools/install.sh
@@ -27,6 +27,9 @@ bench:  ## README's results: 3 variants x 3 seeds + speed/memory ratios
 ablations:  ## what was tried when OHEM fell short (seed 0, 3 knobs)
 	@test -x $(PY) || $(MAKE) install
 	PY=$(PY) bash tools/run_ablations.sh
+
+device-check:  ## on a GPU machine: kit install, mmcv CUDA build, GPU tests, benchmark (docs/gpu.md)
+	PY=$(if $(PY_DEVICE),$(PY_DEVICE),python3) bash tools/device_check.sh
 
 lint:  ## flake8 + isort (pip install -e .[lint] first)
 	$(PY) -m flake8 mmdet_ohem tools tests configs

@@ -4,7 +4,7 @@ Shrinks MMDetection's own configs (``mmdet::...``) to ResNet-18 without
 pretrained weights, so a training step runs in seconds on a CPU.
 """
 import copy
-from typing import Optional
+from typing import Optional, Tuple, Union
 
 from mmdet.testing import demo_mm_inputs
 from mmengine.config import ConfigDict
@@ -60,7 +60,8 @@ def small_detector_cfg(kind: str = 'faster',
     return model
 
 
-def demo_batch(model, batch_size: int = 2, size: int = 320,
+def demo_batch(model, batch_size: int = 2,
+               size: Union[int, Tuple[int, int]] = 320,
                num_items: Optional[list] = None, num_classes: int = 80,
                with_mask: bool = False) -> dict:
     """A preprocessed training batch of random images and boxes.
@@ -68,7 +69,7 @@ def demo_batch(model, batch_size: int = 2, size: int = 320,
     Args:
         model (BaseDetector): Its ``data_preprocessor`` is applied.
         batch_size (int): Number of images.
-        size (int): Square image side.
+        size (int | tuple[int, int]): Image side, or (height, width).
         num_items (list[int], optional): Gt boxes per image.
         num_classes (int): Label range of the gt boxes.
         with_mask (bool): Add instance masks.
@@ -76,7 +77,8 @@ def demo_batch(model, batch_size: int = 2, size: int = 320,
     Returns:
         dict: ``inputs`` and ``data_samples`` ready for ``model.loss``.
     """
-    packed = demo_mm_inputs(batch_size, image_shapes=(3, size, size),
+    height, width = (size, size) if isinstance(size, int) else size
+    packed = demo_mm_inputs(batch_size, image_shapes=(3, height, width),
                             num_items=num_items, num_classes=num_classes,
                             with_mask=with_mask)
     return model.data_preprocessor(packed, True)

@@ -113,3 +113,27 @@ def test_mismatched_shapes_are_rejected():
         select_hard_examples(LOSSES, BOXES[:5], IMGS, 2)
     with pytest.raises(ValueError, match='is_pos'):
         select_hard_examples(LOSSES, BOXES, IMGS, 2, pos_fraction=0.25)
+
+
+def test_nms_per_label_keeps_labels_apart():
+    # A (loss .9, label 1) overlaps B (.8, background 3) and C (.7, label
+    # 1): per image only A survives; per label A and B (bg never
+    # suppressed by a positive), C still falls to A.
+    boxes = torch.tensor([[0, 0, 10, 10], [0, 0, 10, 10.5], [0, 0, 10.5, 10],
+                          [40, 40, 50, 50.]])
+    losses = torch.tensor([.9, .8, .7, .1])
+    imgs = torch.zeros(4, dtype=torch.long)
+    labels = torch.tensor([1, 3, 1, 1])
+    agnostic = select_hard_examples(losses, boxes, imgs, 4, nms_thr=0.5)
+    per_label = select_hard_examples(losses, boxes, imgs, 4, nms_thr=0.5,
+                                     labels=labels)
+    assert agnostic.tolist() == [0, 3]
+    assert per_label.tolist() == [0, 1, 3]
+
+
+def test_nms_per_label_never_crosses_images():
+    # Same label, same box, two images: both kept.
+    kept = select_hard_examples(
+        torch.tensor([.9, .8]), torch.tensor([[0, 0, 10, 10.]]).repeat(2, 1),
+        torch.tensor([0, 1]), 2, nms_thr=0.5, labels=torch.tensor([2, 2]))
+    assert kept.tolist() == [0, 1]

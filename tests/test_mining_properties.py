@@ -74,10 +74,11 @@ nms_thr = st.one_of(st.none(), st.sampled_from([0.3, 0.5, 0.7, 1.0]),
 num = st.integers(1, 20)
 
 
-def brute_survivors(losses, boxes, img_inds, thr):
+def brute_survivors(losses, boxes, img_inds, thr, labels=None):
     """Finite RoIs left by greedy NMS, hardest first (ties: lower index).
 
-    The threshold is compared in float32, as mmcv's kernel does.
+    NMS within each image (and each label, if given). The threshold is
+    compared in float32, as mmcv's kernel does.
     """
     values = losses.tolist()
     order = sorted((i for i, v in enumerate(values) if math.isfinite(v)),
@@ -86,7 +87,8 @@ def brute_survivors(losses, boxes, img_inds, thr):
         return order
     thr = float(np.float32(thr))
     iou = bbox_overlaps(boxes, boxes).tolist()
-    imgs = img_inds.tolist()
+    imgs = img_inds.tolist() if labels is None else list(
+        zip(img_inds.tolist(), labels.tolist()))
     kept = []
     for i in order:
         if all(imgs[j] != imgs[i] or iou[i][j] <= thr for j in kept):
@@ -136,6 +138,20 @@ def test_image_scope_keeps_the_top_num_nms_survivors_of_each_image(
         assert all(losses[a] >= losses[b] for a, b in zip(g, g[1:]))
     # Exactly the reference: the first `num` survivors of each image.
     assert got == [e[:num] for e in expected]
+
+
+@SETTINGS
+@given(rois(), num, nms_thr)
+def test_nms_per_label_keeps_the_top_num_survivors_of_each_image(
+        case, num, thr):
+    losses, boxes, img_inds, num_imgs, is_pos = case
+    # Two foreground labels (from the box's x1) and background (2).
+    labels = torch.where(is_pos, (boxes[:, 0] * 4).long() % 2, 2)
+    kept = select_hard_examples(losses, boxes, img_inds, num, nms_thr=thr,
+                                num_imgs=num_imgs, labels=labels)
+    survivors = brute_survivors(losses, boxes, img_inds, thr, labels)
+    expected = per_image(survivors, img_inds, num_imgs)
+    assert kept.tolist() == [i for e in expected for i in e[:num]]
 
 
 @SETTINGS

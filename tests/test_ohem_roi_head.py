@@ -6,10 +6,10 @@ import torch
 from mmcv.ops.roi_align import RoIAlignFunction
 from mmdet.models.roi_heads import StandardRoIHead
 from mmdet.registry import MODELS
-from mmdet.structures.bbox import bbox2roi
+from mmdet.structures.bbox import bbox2roi, bbox_overlaps
 
 from mmdet_ohem.roi_heads.ohem_roi_head import has_batch_norm
-from mmdet_ohem.testing import small_detector_cfg
+from mmdet_ohem.testing import ohem_sampler, small_detector_cfg
 from conftest import NUM_CLASSES, build_roi_head, roi_head_of
 
 
@@ -204,3 +204,125 @@ def test_rejects_a_sampler_that_cannot_mine_a_batch():
     with pytest.raises(TypeError, match='LossRankedOHEMSampler'):
         build_roi_head(dict(type='RandomSampler', num=8, pos_fraction=0.25),
                        'OHEMRoIHead')
+
+
+def bn_head(head_type, shared_head=False):
+    """A head with BN in the bbox head, or a C4-style BN shared head."""
+    cfg = small_detector_cfg(sampler=ohem_sampler(num=24),
+                             roi_head_type=head_type,
+                             num_classes=NUM_CLASSES)
+    if shared_head:
+        box = cfg.roi_head.pop('bbox_head')
+        cfg.roi_head.pop('bbox_roi_extractor')
+        cfg.roi_head.update(
+            shared_head=dict(type='ResLayer', depth=18, stage=3,
+                             norm_eval=False),
+            bbox_roi_extractor=dict(
+                type='SingleRoIExtractor', out_channels=256,
+                featmap_strides=[16],
+                roi_layer=dict(type='RoIAlign', output_size=8,
+                               sampling_ratio=2)),
+            bbox_head=dict(type='BBoxHead', with_avg_pool=True,
+                           roi_feat_size=4, in_channels=512,
+                           num_classes=NUM_CLASSES,
+                           bbox_coder=box.bbox_coder, loss_cls=box.loss_cls,
+                           loss_bbox=box.loss_bbox))
+    else:
+        cfg.roi_head.bbox_head.update(type='Shared4Conv1FCBBoxHead',
+                                      norm_cfg=dict(type='BN'),
+                                      conv_out_channels=32)
+    torch.manual_seed(0)
+    return roi_head_of(cfg)
+
+
+def running_stats(module):
+    return {
+        name: buf.clone()
+        for name, buf in module.named_buffers()
+        if name.split('.')[-1] in ('running_mean', 'running_var',
+                                   'num_batches_tracked')
+    }
+
+
+@pytest.mark.parametrize('shared_head', [False, True])
+def test_bn_running_stats_are_a_plain_heads_trained_on_the_picks(
+        roi_batch, shared_head):
+    """The readonly pass leaves running statistics alone: after a step
+    they equal those of a plain head that saw only the picks."""
+    head = bn_head('OHEMRoIHead', shared_head)
+    plain = bn_head('StandardRoIHead', shared_head)
+    plain.load_state_dict(head.state_dict())
+    before = running_stats(head)
+    assert before and torch.equal(
+        before[next(k for k in before if 'tracked' in k)],
+        torch.tensor(0))
+    picks = []
+    spy(head.bbox_sampler, 'pick', picks)
+    x, proposals, samples = roi_batch
+    if shared_head:  # one stride-16 level
+        x = (x[2], )
+    head.loss(x, copy.deepcopy(proposals), samples)
+    assert len(picks) == 1  # BN: one readonly pass for the batch
+    plain.bbox_loss(x, picks[0][1].results)
+    after, expected = running_stats(head), running_stats(plain)
+    assert after.keys() == expected.keys() == before.keys()
+    for name in expected:
+        torch.testing.assert_close(after[name], expected[name], msg=name)
+        if 'tracked' in name:
+            assert int(after[name]) == 1, name
+        else:
+            assert not torch.equal(after[name], before[name]), name
+
+
+def test_nms_per_label_lets_overlapping_picks_differ_only_in_label(
+        roi_batch):
+    sampler = ohem_sampler(num=24, nms_thr=0.3, nms_per_label=True)
+    head = build_roi_head(sampler, 'OHEMRoIHead')
+    picks = []
+    spy(head.bbox_sampler, 'pick', picks)
+    run_loss(head, roi_batch)
+    overlapping = 0
+    for _, out in picks:
+        for res in out.results:
+            labels = torch.cat([
+                res.pos_gt_labels,
+                res.neg_inds.new_full((len(res.neg_inds), ), NUM_CLASSES)
+            ])
+            iou = bbox_overlaps(res.priors, res.priors)
+            iou.fill_diagonal_(0)
+            same_label = labels[:, None] == labels[None]
+            assert not (iou[same_label] > 0.3).any()
+            overlapping += int((iou[~same_label] > 0.3).sum())
+    assert overlapping > 0  # class-agnostic NMS would have removed these
+
+
+@pytest.mark.parametrize('sampler', [
+    ohem_sampler(num=24),
+    ohem_sampler(num=24, nms_thr=0.5, nms_per_label=True)
+])
+def test_readonly_pass_per_image_or_per_batch_trains_the_same(
+        roi_batch, sampler):
+    runs = []
+    for readonly_pass in ('image', 'batch'):
+        head = build_roi_head(sampler, 'OHEMRoIHead')
+        head.readonly_pass = readonly_pass
+        forwards = []
+        spy(head, '_bbox_forward', forwards)
+        x, losses = run_loss(head, roi_batch)
+        # image: 2 readonly passes + 1 trainable; batch: 1 + 1.
+        assert len(forwards) == (3 if readonly_pass == 'image' else 2)
+        runs.append((x, losses, dict(head.bbox_sampler.stats), head))
+    (x_a, loss_a, stats_a, head_a), (x_b, loss_b, stats_b, head_b) = runs
+    assert stats_a == pytest.approx(stats_b)
+    for key in loss_a:
+        torch.testing.assert_close(loss_a[key], loss_b[key])
+    for a, b in zip(x_a, x_b):
+        torch.testing.assert_close(a.grad, b.grad)
+
+
+def test_readonly_pass_key_is_checked():
+    cfg = small_detector_cfg(sampler=ohem_sampler(),
+                             roi_head_type='OHEMRoIHead')
+    cfg.roi_head.readonly_pass = 'per-image'
+    with pytest.raises(ValueError, match='readonly_pass'):
+        roi_head_of(cfg)

@@ -60,13 +60,14 @@ def checkpoint(tmp_path_factory):
 def spies(monkeypatch):
     """Record what the sampler selects and what the visualizer draws."""
     record = dict(select=[], bboxes=[], texts=[])
-    select = LossRankedOHEMSampler.select
+    pick = LossRankedOHEMSampler.pick
     draw_bboxes = DetLocalVisualizer.draw_bboxes
     draw_texts = DetLocalVisualizer.draw_texts
 
-    def spy_select(self, batch, losses):
-        picked = select(self, batch, losses)
-        record['select'].append((batch, losses, picked, dict(self.stats)))
+    def spy_pick(self, batch, losses):
+        picked = pick(self, batch, losses)
+        record['select'].append(
+            (batch, losses, picked.results, dict(self.stats)))
         return picked
 
     def spy_bboxes(self, bboxes, edge_colors='g', **kwargs):
@@ -77,7 +78,7 @@ def spies(monkeypatch):
         record['texts'].extend([texts] if isinstance(texts, str) else texts)
         return draw_texts(self, texts, *args, **kwargs)
 
-    monkeypatch.setattr(LossRankedOHEMSampler, 'select', spy_select)
+    monkeypatch.setattr(LossRankedOHEMSampler, 'pick', spy_pick)
     monkeypatch.setattr(DetLocalVisualizer, 'draw_bboxes', spy_bboxes)
     monkeypatch.setattr(DetLocalVisualizer, 'draw_texts', spy_texts)
     return record

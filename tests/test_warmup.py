@@ -12,14 +12,14 @@ from conftest import build_roi_head
 def picks(head, roi_batch):
     x, proposals, samples = roi_batch
     captured = []
-    select = head.bbox_sampler.select
+    pick = head.bbox_sampler.pick
 
     def spy(*args, **kwargs):
-        picked = select(*args, **kwargs)
-        captured.extend(picked)
+        picked = pick(*args, **kwargs)
+        captured.extend(picked.results)
         return picked
 
-    head.bbox_sampler.select = spy
+    head.bbox_sampler.pick = spy
     head.loss(x, copy.deepcopy(proposals), samples)
     return captured
 

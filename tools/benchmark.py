@@ -7,8 +7,10 @@ proposals) in this one process, and is reported as a ratio to mmdet's
 * ``random-512``: ``RandomSampler``, 512 per image, 1:3 fg:bg (baseline);
 * ``mmdet-ohem-512``: mmdet's ``OHEMSampler``, 512 per image;
 * ``sampler-512``: our ``LossRankedOHEMSampler`` as a drop-in sampler;
-* ``head-512``: our ``OHEMRoIHead`` (one readonly pass for the batch);
-* ``head-128``: ``OHEMRoIHead`` at the paper's budget, 128 per image.
+* ``head-512``: our ``OHEMRoIHead``, 512 per image;
+* ``head-128``: ``OHEMRoIHead``, 128 per image;
+* ``head-64``: ``OHEMRoIHead`` at the paper's budget, 64 per image
+  (B=128 over N=2 images).
 
 A step is: backbone + neck, RPN loss, RoI head loss on fixed proposals,
 backward, SGD update. Proposals are fixed (jittered gt boxes plus random
@@ -17,8 +19,13 @@ out, being the same for all. Variants run round-robin, one step each per
 round, and the median over rounds is kept, so a load change on the machine
 hits all of them alike.
 
-Peak memory is the growth of the process's peak resident set during a
-step above its size before the step (Linux ``/proc/self/clear_refs``
+On CUDA (``--device cuda``) the clock is read after
+``torch.cuda.synchronize()`` and peak memory is the growth of
+``torch.cuda.max_memory_allocated`` during the step; ``--amp`` runs the
+forward pass under float16 autocast, as ``--amp`` training does.
+
+On the CPU, peak memory is the growth of the process's peak resident set
+during a step above its size before the step (Linux ``/proc/self/clear_refs``
 resets the peak). For it to follow tensors closely, glibc's mmap threshold
 is fixed low (``mallopt``) and the heap trimmed before each step, so freed
 tensors go back to the system instead of hiding in the allocator's free
@@ -28,6 +35,7 @@ Example::
 
     python tools/benchmark.py --model r50 --num-proposals 1000
     python tools/benchmark.py --model small --json work_dirs/bench.json
+    python tools/benchmark.py --device cuda --amp --img-size 800 1333
 """
 import argparse
 import copy
@@ -56,7 +64,11 @@ VARIANTS = {
                                      pos_fraction=None)),
     'head-128': ('OHEMRoIHead', dict(type='LossRankedOHEMSampler', num=128,
                                      pos_fraction=None)),
+    'head-64': ('OHEMRoIHead', dict(type='LossRankedOHEMSampler', num=64,
+                                    pos_fraction=None)),
 }
+# What a run compares unless --variants says otherwise.
+DEFAULT_VARIANTS = [v for v in VARIANTS if v != 'head-64']
 BASELINE = 'random-512'
 
 
@@ -72,13 +84,18 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='proposals per image (mmdet trains with 1000)')
     parser.add_argument('--num-imgs', type=int, default=2,
                         help='images per batch')
-    parser.add_argument('--img-size', type=int, default=None,
-                        help='square image side (r50: 512, small: 256)')
+    parser.add_argument('--img-size', type=int, nargs='+', default=None,
+                        help='image side, or height and width '
+                        '(r50: 512, r18: 320, small: 256)')
+    parser.add_argument('--device', default='cpu',
+                        help='cpu or cuda (cuda:N)')
+    parser.add_argument('--amp', action='store_true',
+                        help='forward under float16 autocast')
     parser.add_argument('--num-gts', type=int, default=6,
                         help='gt boxes per image')
     parser.add_argument('--rounds', type=int, default=3,
                         help='timed steps per variant, after one warm-up')
-    parser.add_argument('--variants', nargs='+', default=list(VARIANTS),
+    parser.add_argument('--variants', nargs='+', default=DEFAULT_VARIANTS,
                         choices=list(VARIANTS), help='what to compare')
     parser.add_argument('--threads', type=int, default=None,
                         help='torch intra-op threads (default: torch\'s)')
@@ -90,7 +107,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     if BASELINE not in args.variants:
         args.variants.insert(0, BASELINE)
     if args.img_size is None:
-        args.img_size = dict(r50=512, r18=320, small=256)[args.model]
+        args.img_size = [dict(r50=512, r18=320, small=256)[args.model]]
+    if len(args.img_size) > 2:
+        parser.error('--img-size takes a side, or a height and a width')
+    args.img_size = tuple(args.img_size * (3 - len(args.img_size)))[:2]
     return args
 
 
@@ -146,15 +166,19 @@ def fixed_proposals(batch: dict, num: int, generator):
     return results
 
 
-def train_step(model, optimizer, batch: dict, proposals) -> float:
+def train_step(model, optimizer, batch: dict, proposals,
+               amp: bool = False) -> float:
     """One training step on fixed proposals; returns the total loss."""
+    import torch
     optimizer.zero_grad()
-    x = model.extract_feat(batch['inputs'])
-    losses = model.rpn_head.loss(x, batch['data_samples'])
-    losses.update(
-        model.roi_head.loss(x, copy.deepcopy(proposals),
-                            batch['data_samples']))
-    loss, _ = model.parse_losses(losses)
+    device = batch['inputs'].device.type
+    with torch.autocast(device, dtype=torch.float16, enabled=amp):
+        x = model.extract_feat(batch['inputs'])
+        losses = model.rpn_head.loss(x, batch['data_samples'])
+        losses.update(
+            model.roi_head.loss(x, copy.deepcopy(proposals),
+                                batch['data_samples']))
+        loss, _ = model.parse_losses(losses)
     loss.backward()
     optimizer.step()
     return loss.item()
@@ -167,6 +191,28 @@ def _glibc():
         return libc if hasattr(libc, 'malloc_trim') else None
     except (OSError, TypeError):  # TypeError: CDLL(None) on Windows
         return None
+
+
+class CudaPeakMemory:
+    """Peak CUDA memory growth during a block; syncs before and after."""
+
+    def __init__(self, device) -> None:
+        import torch
+        self.cuda, self.device = torch.cuda, device
+        self.available = True
+        self.peak_mb: Optional[float] = None
+
+    def __enter__(self) -> 'CudaPeakMemory':
+        gc.collect()
+        self.cuda.synchronize(self.device)
+        self.cuda.reset_peak_memory_stats(self.device)
+        self._base = self.cuda.memory_allocated(self.device)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.cuda.synchronize(self.device)
+        self.peak_mb = (self.cuda.max_memory_allocated(self.device) -
+                        self._base) / 2**20
 
 
 class PeakMemory:
@@ -232,7 +278,7 @@ def run(args: argparse.Namespace) -> Dict[str, dict]:
             model.init_weights()
             state = copy.deepcopy(model.state_dict())
         model.load_state_dict(state)  # the same weights for everyone
-        model.train()
+        model.to(args.device).train()
         models[name] = model
         optimizers[name] = torch.optim.SGD(model.parameters(), lr=1e-4)
     any_model = next(iter(models.values()))
@@ -241,18 +287,26 @@ def run(args: argparse.Namespace) -> Dict[str, dict]:
     batch = demo_batch(any_model, args.num_imgs, args.img_size,
                        num_items=[args.num_gts] * args.num_imgs,
                        num_classes=num_classes)
-    proposals = fixed_proposals(batch, args.num_proposals,
-                                torch.Generator().manual_seed(args.seed))
+    proposals = [
+        p.to(args.device) for p in fixed_proposals(
+            batch, args.num_proposals,
+            torch.Generator().manual_seed(args.seed))
+    ]
+    on_cuda = torch.device(args.device).type == 'cuda'
 
     times: Dict[str, List[float]] = {n: [] for n in args.variants}
     peaks: Dict[str, List[float]] = {n: [] for n in args.variants}
     losses: Dict[str, float] = {}
     for round_ in range(args.rounds + 1):  # round 0 warms up
         for name in args.variants:
-            with PeakMemory() as memory:
+            memory = CudaPeakMemory(args.device) if on_cuda else \
+                PeakMemory()
+            with memory:
                 start = time.perf_counter()
                 losses[name] = train_step(models[name], optimizers[name],
-                                          batch, proposals)
+                                          batch, proposals, args.amp)
+                if on_cuda:
+                    torch.cuda.synchronize(args.device)
                 seconds = time.perf_counter() - start
             if round_ > 0:
                 times[name].append(seconds)
@@ -281,7 +335,8 @@ def run(args: argparse.Namespace) -> Dict[str, dict]:
 def format_table(args: argparse.Namespace, results: Dict[str, dict]) -> str:
     """The results as a Markdown table."""
     lines = [
-        f'model={args.model} imgs={args.num_imgs}x{args.img_size}px '
+        f'model={args.model} device={args.device} amp={args.amp} '
+        f'imgs={args.num_imgs}x{args.img_size[0]}x{args.img_size[1]}px '
         f'proposals/img={args.num_proposals} gts/img={args.num_gts} '
         f'rounds={args.rounds} (median), baseline={BASELINE}', '',
         '| variant | step (s) | time ratio | peak step mem (MB) '

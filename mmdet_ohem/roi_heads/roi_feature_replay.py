@@ -13,7 +13,7 @@ runs unchanged: only its mmcv ``RoIAlign`` layers are swapped, for the
 duration of a ``with`` block, for layers that hand out the cached rows.
 """
 from contextlib import contextmanager
-from typing import Iterator, List
+from typing import Iterator, List, Tuple
 
 import torch
 from mmcv.ops import RoIAlign
@@ -51,26 +51,31 @@ class _ReplayLayer(nn.Module):
     """Stands in for one RoIAlign level: returns the cached rows, once.
 
     The layer lets go of the rows as it hands them out, so the features of
-    the picks are not held twice during the trainable pass.
+    the picks are not held twice during the trainable pass. Whether the
+    extractor asked for the cached RoIs is recorded on the device and
+    checked once for all levels when the replay block ends.
     """
 
-    def __init__(self, layer: RoIAlign, rois: Tensor, cached: Tensor):
+    def __init__(self, layer: RoIAlign, rois: Tensor, cached: Tensor,
+                 mismatches: List[Tensor]):
         super().__init__()
         self.layer = layer
         self.output_size = layer.output_size  # the extractor reads it
         self.rois = rois
         self.cached = cached
+        self.mismatches = mismatches
 
     def forward(self, feat: Tensor, rois: Tensor) -> Tensor:
-        # The extractor must ask for exactly the RoIs that were cached.
-        if rois.shape != self.rois.shape or not torch.equal(
-                rois, self.rois.type_as(rois)):
+        if rois.shape != self.rois.shape:
             raise RuntimeError(
-                'RoI feature replay was asked for other RoIs than cached')
+                'RoI feature replay was asked for other RoIs than cached: '
+                f'{rois.shape[0]} on this level, {self.rois.shape[0]} '
+                'cached')
         if self.cached is None:
             raise RuntimeError(
                 'RoI feature replay: the cached features were already '
                 'handed out; the extractor may run once per block')
+        self.mismatches.append((rois != self.rois).any())
         cached, self.cached = self.cached, None
         return _ReplayRoIAlignFunction.apply(feat, rois, cached, self.layer)
 
@@ -87,6 +92,31 @@ def can_replay(extractor: nn.Module) -> bool:
         and not layer.use_torchvision for layer in extractor.roi_layers)
 
 
+def rois_by_level(extractor: SingleRoIExtractor, rois: Tensor,
+                  dtype: torch.dtype) -> Tuple[List[Tensor], List[int]]:
+    """The rows of ``rois`` that ``extractor`` sends to each level.
+
+    Exactly as ``SingleRoIExtractor.forward`` maps them: after casting the
+    RoIs to the features' dtype. Under float16 autocast an area above
+    65504 overflows and sizes near a level boundary round, so mapping the
+    float32 RoIs would send some to other levels than the extractor does.
+
+    Args:
+        extractor (SingleRoIExtractor): The extractor.
+        rois (Tensor): RoIs, (n, 5).
+        dtype (torch.dtype): The dtype of the features it will be run on.
+
+    Returns:
+        tuple[list[Tensor], list[int]]: Row indices of each level, in
+        ascending order, and their counts (read with one host sync).
+    """
+    num_levels = len(extractor.roi_layers)
+    levels = extractor.map_roi_levels(rois.to(dtype), num_levels)
+    order = torch.sort(levels, stable=True)[1]
+    counts = torch.bincount(levels, minlength=num_levels).tolist()
+    return list(order.split(counts)), counts
+
+
 @contextmanager
 def replay_roi_features(extractor: SingleRoIExtractor, rois: Tensor,
                         feats: Tensor) -> Iterator[None]:
@@ -100,16 +130,21 @@ def replay_roi_features(extractor: SingleRoIExtractor, rois: Tensor,
             :func:`can_replay`).
         rois (Tensor): The RoIs the block will extract, (n, 5).
         feats (Tensor): Their features from an earlier pass of the same
-            extractor on the same ``x``, (n, C, h, w), without grad. Each
-            level's rows are handed out once: the extractor may run once
-            inside the block.
+            extractor on the same ``x`` (whose dtype they have), (n, C, h,
+            w), without grad. Each level's rows are handed out once: the
+            extractor may run once inside the block.
+
+    Raises:
+        RuntimeError: When the block ends, if the extractor asked a level
+            for other RoIs than the cached ones.
     """
     layers: List[nn.Module] = list(extractor.roi_layers)
-    levels = extractor.map_roi_levels(rois, len(layers))
-    for i, layer in enumerate(layers):
-        inds = torch.nonzero(levels == i, as_tuple=True)[0]
+    rois = rois.to(feats.dtype)  # as the extractor will see them
+    mismatches: List[Tensor] = []
+    for i, (layer, inds) in enumerate(
+            zip(layers, rois_by_level(extractor, rois, feats.dtype)[0])):
         extractor.roi_layers[i] = _ReplayLayer(layer, rois[inds],
-                                               feats[inds])
+                                               feats[inds], mismatches)
     # The levels hold their own rows now; the caller should drop its
     # reference too, so that only those stay alive.
     del feats
@@ -118,3 +153,6 @@ def replay_roi_features(extractor: SingleRoIExtractor, rois: Tensor,
     finally:
         for i, layer in enumerate(layers):
             extractor.roi_layers[i] = layer
+    if mismatches and bool(torch.stack(mismatches).any()):
+        raise RuntimeError(
+            'RoI feature replay was asked for other RoIs than cached')

@@ -18,7 +18,6 @@ from ..bbox_heads.loss_ranked_mixin import (RANKINGS, LossRankedBBoxHeadMixin,
                                             PerRoILossError, check_ranking)
 from ..mining import check_mining_args, select_hard_examples
 
-
 # pos_weight only scales label weights, which ranking ignores.
 _TARGETS_CFG = ConfigDict(pos_weight=-1)
 
