@@ -135,7 +135,10 @@ def select_hard_examples(losses: Tensor,
                          neg_pos_ub: float = -1,
                          num_imgs: Optional[int] = None,
                          return_num_after_nms: bool = False,
-                         labels: Optional[Tensor] = None
+                         labels: Optional[Tensor] = None,
+                         random_fraction: float = 0.,
+                         random_scores: Optional[Tensor] = None,
+                         random_pos_fraction: float = 0.25
                          ) -> Union[Tensor, Tuple[Tensor, int]]:
     """Pick the hardest RoIs: NMS by loss, then top-``num`` per image.
 
@@ -169,6 +172,16 @@ def select_hard_examples(losses: Tensor,
             (``get_ohem_minibatch``): a positive never suppresses a
             negative, and positives of one class only suppress each other.
             ``None``: per image, over all labels.
+        random_fraction (float): Share of the budget drawn at random
+            instead of by loss, in [0, 1): ``round(num * random_fraction)``
+            of each image's picks (of the batch's with ``scope='batch'``)
+            come from the candidates the hard picks left, ranked by
+            ``random_scores`` with a ``random_pos_fraction`` quota and no
+            NMS, as mmdet's ``RandomSampler`` draws (at most ``num - 1``:
+            one pick is always by loss). 0: all by loss.
+        random_scores (Tensor, optional): Shape (n, ), e.g. uniform noise;
+            needed with ``random_fraction``.
+        random_pos_fraction (float): Foreground quota of the random share.
 
     Returns:
         Tensor | tuple[Tensor, int]: Kept indices into ``losses``, grouped
@@ -186,6 +199,18 @@ def select_hard_examples(losses: Tensor,
     if pos_fraction is not None and (is_pos is None
                                      or is_pos.shape != (n, )):
         raise ValueError('`pos_fraction` needs `is_pos` of shape (n,)')
+    if not 0 <= random_fraction < 1:
+        raise ValueError('`random_fraction` must be in [0, 1), got '
+                         f'{random_fraction!r}')
+    # At least one pick by loss, so the hard part's budget stays >= 1.
+    num_random = min(int(round(num * random_fraction)), num - 1)
+    if num_random:
+        if random_scores is None or random_scores.shape != (n, ):
+            raise ValueError('`random_fraction` needs `random_scores` of '
+                             'shape (n,)')
+        if is_pos is None or is_pos.shape != (n, ):
+            raise ValueError('`random_fraction` needs `is_pos` of shape (n,)')
+        num -= num_random
     if labels is not None and labels.shape != (n, ):
         raise ValueError('`labels` must have shape (n,), got '
                          f'{tuple(labels.shape)}')
@@ -232,6 +257,20 @@ def select_hard_examples(losses: Tensor,
         # Back to descending-loss order before grouping by image.
         kept = kept[torch.sort(
             losses[kept], descending=True, stable=True)[1]]
+    if num_random:
+        # The random share: among what the hard picks left (finite only).
+        taken = torch.zeros(n, dtype=torch.bool, device=losses.device)
+        taken[kept] = True
+        scores = torch.where(taken | ~finite,
+                             random_scores.new_tensor(float('nan')),
+                             random_scores)
+        drawn = select_hard_examples(
+            scores, boxes, img_inds, num_random, nms_thr=None, scope=scope,
+            is_pos=is_pos, pos_fraction=random_pos_fraction,
+            num_imgs=num_imgs)
+        kept = torch.cat([kept, drawn])
+        kept = kept[torch.sort(losses[kept], descending=True,
+                               stable=True)[1]]
     # Group by image, keeping the loss order inside each image.
     kept = kept[torch.sort(img_inds[kept], stable=True)[1]]
     return (kept, order.numel()) if return_num_after_nms else kept

@@ -1,5 +1,6 @@
 """Shared fixtures: a ResNet-18 Faster R-CNN RoI head on hand-made RoIs."""
 import copy
+import os
 import os.path as osp
 import sys
 
@@ -14,6 +15,14 @@ import mmdet_ohem  # noqa: F401
 from mmdet_ohem.testing import ohem_sampler, small_detector_cfg
 
 register_all_modules()
+# The real-photo sets are read in place beside the repository when there;
+# their configs find them through these variables (as a user sets them).
+_SHARED = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), '..',
+                   'shared', 'datasets')
+for _var, _name in (('RACCOON_ROOT', 'raccoon'), ('BCCD_ROOT', 'bccd')):
+    if osp.isdir(osp.join(_SHARED, _name)):
+        os.environ.setdefault(_var,
+                              osp.normpath(osp.join(_SHARED, _name)) + '/')
 # Tools loaded as modules find their helpers (tools/_package_files.py) as
 # they do when run as scripts.
 sys.path.insert(

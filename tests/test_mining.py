@@ -137,3 +137,38 @@ def test_nms_per_label_never_crosses_images():
         torch.tensor([.9, .8]), torch.tensor([[0, 0, 10, 10.]]).repeat(2, 1),
         torch.tensor([0, 1]), 2, nms_thr=0.5, labels=torch.tensor([2, 2]))
     assert kept.tolist() == [0, 1]
+
+
+def test_random_share_draws_from_what_the_hard_picks_left():
+    # 8 RoIs, one image: 2 positives (0, 1) with low loss, 6 negatives.
+    losses = torch.tensor([.1, .2, .9, .8, .7, .6, .5, .4])
+    boxes = torch.tensor([[i * 20., 0, i * 20 + 10, 10] for i in range(8)])
+    imgs = torch.zeros(8, dtype=torch.long)
+    is_pos = torch.arange(8) < 2
+    # Noise that ranks positive 0 first among the rest.
+    noise = torch.tensor([.9, .1, .5, .5, .5, .5, .3, .2])
+    kept = select_hard_examples(losses, boxes, imgs, 4, nms_thr=None,
+                                is_pos=is_pos, random_fraction=0.5,
+                                random_scores=noise)
+    # Hard half: 2 and 3 (top losses). Random half, 1:3 quota of 2 picks
+    # (int(2 * .25) = 0 positives): the best-noise negatives left, 4 and 5.
+    assert sorted(kept.tolist()) == [2, 3, 4, 5]
+    kept = select_hard_examples(losses, boxes, imgs, 4, nms_thr=None,
+                                is_pos=is_pos, random_fraction=0.5,
+                                random_scores=noise, random_pos_fraction=.5)
+    # One positive allowed: 0 (noise .9), then the best negative left, 4.
+    assert sorted(kept.tolist()) == [0, 2, 3, 4]
+    assert kept.tolist() == [2, 3, 4, 0]  # loss order
+
+
+def test_random_share_needs_scores_and_keeps_one_hard_pick():
+    with pytest.raises(ValueError, match='random_scores'):
+        select_hard_examples(LOSSES, BOXES, IMGS, 2, random_fraction=0.5,
+                             is_pos=IMGS > 0)
+    with pytest.raises(ValueError, match='random_fraction'):
+        select_hard_examples(LOSSES, BOXES, IMGS, 2, random_fraction=1.)
+    # num=1: the one pick is by loss.
+    kept = select_hard_examples(LOSSES, BOXES, IMGS, 1, nms_thr=None,
+                                random_fraction=0.9, is_pos=IMGS > 0,
+                                random_scores=torch.rand(6))
+    assert kept.tolist() == [1, 3]

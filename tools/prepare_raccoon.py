@@ -6,7 +6,7 @@ beside the repository; it is not shipped with mmdet-ohem. This writes the
 two id lists ``XMLDataset`` reads as ``ann_file`` (one id such as
 ``raccoon-1`` per line), for ``configs/raccoon/``::
 
-    python tools/prepare_raccoon.py
+    RACCOON_ROOT=/path/to/raccoon python tools/prepare_raccoon.py
     python tools/prepare_raccoon.py --root /path/to/raccoon --seed 1
 
 The split is a seeded shuffle, so the same folder and seed always give the
@@ -24,9 +24,9 @@ import sys
 from typing import Dict, List, Optional, Sequence, Tuple
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-# Anchored at the repository, like the configs, so any cwd works.
-DEFAULT_ROOT = osp.normpath(
-    osp.join(REPO, '..', 'shared', 'datasets', 'raccoon'))
+# The photos' folder, as the configs find it: RACCOON_ROOT, else
+# data/raccoon_photos/ under the working directory.
+DEFAULT_ROOT = os.environ.get('RACCOON_ROOT', 'data/raccoon_photos')
 DEFAULT_OUT = osp.join(REPO, 'data', 'raccoon')
 
 

@@ -1,10 +1,10 @@
 # End-to-end checks on real photos: the embedded benchmark's tiny Faster
 # R-CNN (ResNet-18 at 1/4 width + FPN, from scratch) on the raccoon photos
-# (200 JPEGs, PASCAL VOC XML, one class), read in place from
-# ../shared/datasets/raccoon beside the repository. The photos are not
-# shipped with mmdet-ohem: these configs are used only where that folder
-# exists (tests/test_raccoon.py skips otherwise). Write the splits first:
-#     python tools/prepare_raccoon.py
+# (200 JPEGs, PASCAL VOC XML, one class; MIT, github datitran/
+# raccoon_dataset), read in place. The photos are not shipped with
+# mmdet-ohem: point RACCOON_ROOT at their folder (tests skip without it)
+# and write the splits first:
+#     python tools/prepare_raccoon.py --root $RACCOON_ROOT
 # Trained from scratch on 160 photos for the benchmark's short schedule,
 # the detector's AP stays low; that is expected. The point is that the
 # mining runs on real images of varied sizes, not the number.
@@ -12,8 +12,10 @@
 _base_ = '../hard_negatives/_base_faster-rcnn_r18-tiny_fpn_hard-negatives.py'
 custom_imports = dict(imports=['mmdet_ohem'], allow_failed_imports=False)
 
+# The photos' folder (images/, annotations/): RACCOON_ROOT, else
+# data/raccoon_photos/ under the working directory.
+data_root = '{{$RACCOON_ROOT:data/raccoon_photos/}}'
 # From this file, not the working directory, so that any cwd works.
-data_root = '{{fileDirname}}/../../../shared/datasets/raccoon/'
 split_dir = '{{fileDirname}}/../../data/raccoon/'  # prepare_raccoon.py
 dataset_type = 'XMLDataset'
 classes = ('raccoon', )
@@ -39,8 +41,9 @@ test_pipeline = [
     dict(type='LoadAnnotations', with_bbox=True),
     dict(
         type='PackDetInputs',
+        # 'instances': CocoMetric's ground truth when it has no COCO file.
         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
-                   'scale_factor'))
+                   'scale_factor', 'instances'))
 ]
 # XMLDataset reads <data_root>/annotations/<id>.xml and
 # <data_root>/images/<id>.jpg for each id of ann_file (absolute, so not
@@ -72,8 +75,9 @@ val_dataloader = dict(
         pipeline=test_pipeline,
         backend_args=backend_args))
 test_dataloader = val_dataloader
-# mAP at IoU 0.5, area under the whole PR curve (VOC2012 style): with no
-# 'dataset_type' in the metainfo, VOCMetric names the class from it.
+# COCO box AP, as on the other benchmark sets (CocoMetric builds the COCO
+# ground truth from the XML annotations).
 val_evaluator = dict(
-    _delete_=True, type='VOCMetric', metric='mAP', eval_mode='area')
+    _delete_=True, type='CocoMetric', ann_file=None, metric='bbox',
+    backend_args=backend_args)
 test_evaluator = val_evaluator

@@ -78,12 +78,17 @@ class LossRankedOHEMSampler(BaseSampler):
         add_gt_as_proposals (bool): Add the gt boxes to the candidates.
         ranking (str): ``'cls+bbox'`` (paper) or ``'cls'`` (mmdet).
         nms_thr (float, optional): IoU of the NMS by loss; ``None``: off.
-        nms_per_label (bool): NMS by loss per image *and per label*
-            (background a label of its own), as the authors' code does:
-            a positive never suppresses a negative. ``False``: per image.
         scope (str): ``'image'`` (top ``num`` of each image, the paper) or
             ``'batch'`` (top ``num * N`` of the batch; only differs under
             ``OHEMRoIHead``, which mines the batch at once).
+        nms_per_label (bool): NMS by loss per image *and per label*
+            (background a label of its own), as the authors' code does:
+            a positive never suppresses a negative. ``False``: per image.
+        random_fraction (float): Share of each image's ``num`` drawn at
+            random (``warmup_pos_fraction`` quota, RandomSampler's rule)
+            from the candidates the hard picks left; 0 (default): every
+            pick by loss. The authors' code leaves "e.g., sampling" as a
+            way to explore.
         warmup_iters (int): Training iterations (the runner's, so a resumed
             run continues the count) during which the picks are random, with
             a ``warmup_pos_fraction`` quota, as mmdet's ``RandomSampler``
@@ -102,10 +107,14 @@ class LossRankedOHEMSampler(BaseSampler):
                  nms_thr: Optional[float] = 0.7,
                  scope: str = 'image',
                  nms_per_label: bool = False,
+                 random_fraction: float = 0.,
                  warmup_iters: int = 0,
                  warmup_pos_fraction: float = 0.25,
                  **kwargs) -> None:
         check_mining_args(num, nms_thr, pos_fraction, neg_pos_ub, scope)
+        if not 0 <= random_fraction < 1:
+            raise ValueError('`random_fraction` must be in [0, 1), got '
+                             f'{random_fraction!r}')
         if not 0 <= warmup_pos_fraction <= 1:
             raise ValueError('`warmup_pos_fraction` must be in [0, 1], got '
                              f'{warmup_pos_fraction!r}')
@@ -127,6 +136,7 @@ class LossRankedOHEMSampler(BaseSampler):
         self.nms_thr = nms_thr
         self.scope = scope
         self.nms_per_label = nms_per_label
+        self.random_fraction = random_fraction
         self.warmup_iters = warmup_iters
         self.warmup_pos_fraction = warmup_pos_fraction
         self.stats: dict = {}
@@ -311,7 +321,11 @@ class LossRankedOHEMSampler(BaseSampler):
                 pos_fraction=self.pos_fraction, neg_pos_ub=self.neg_pos_ub,
                 num_imgs=len(batch), return_num_after_nms=True,
                 labels=self._nms_labels(results)
-                if self.nms_per_label else None)
+                if self.nms_per_label else None,
+                random_fraction=self.random_fraction,
+                random_scores=torch.rand_like(losses)
+                if self.random_fraction else None,
+                random_pos_fraction=self.warmup_pos_fraction)
         # Candidate rows are ordered by image, positives before negatives
         # and by prior index inside each: sorted rows are bbox2roi order.
         rows = kept.sort()[0]
