@@ -1,5 +1,7 @@
-# Mask R-CNN with the batch-level OHEM head: boxes are mined by their box
-# loss; the mask branch trains on the positives among the picks.
+# Mask R-CNN with the OHEM head: boxes are mined by their loss; the mask
+# branch trains on the picked positives plus other positive candidates at
+# random, up to 128 per image as stock Mask R-CNN (OHEMRoIHead's
+# mask_num_pos).
 _base_ = 'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py'
 custom_imports = dict(imports=['mmdet_ohem'], allow_failed_imports=False)
 

@@ -51,16 +51,34 @@ class OHEMRoIHead(StandardRoIHead):
             way. ``scope='batch'`` sampling and a head with batch
             normalisation always run one pass for the batch (see
             :meth:`mine_hard_examples`).
+        mask_num_pos (int): Positives per image the mask branch trains on
+            (Mask R-CNN): the picked ones, then other positive candidates
+            drawn at random, up to this count, as stock Mask R-CNN's
+            ``RandomSampler`` (512 x 0.25 = 128) gives it. The box picks
+            alone are few (mining keeps 64 RoIs per image, mostly hard
+            negatives) and chosen for their *box* loss: the worst-localised
+            positives. With a shared RoI extractor the mask branch trains on
+            the picked positives only (their features are the bbox
+            branch's). Defaults to 128.
         **kwargs: ``StandardRoIHead``'s arguments.
     """
 
     bbox_sampler: LossRankedOHEMSampler
 
-    def __init__(self, *args, readonly_pass: str = 'auto', **kwargs) -> None:
+    def __init__(self,
+                 *args,
+                 readonly_pass: str = 'auto',
+                 mask_num_pos: int = 128,
+                 **kwargs) -> None:
         if readonly_pass not in READONLY_PASSES:
             raise ValueError(f'`readonly_pass` must be one of '
                              f'{READONLY_PASSES}, got {readonly_pass!r}')
+        if isinstance(mask_num_pos, bool) or not isinstance(
+                mask_num_pos, int) or mask_num_pos < 0:
+            raise ValueError('`mask_num_pos` must be an int >= 0, got '
+                             f'{mask_num_pos!r}')
         self.readonly_pass = readonly_pass
+        self.mask_num_pos = mask_num_pos
         self._norms: Optional[List[nn.Module]] = None
         super().__init__(*args, **kwargs)
 
@@ -117,11 +135,42 @@ class OHEMRoIHead(StandardRoIHead):
             bbox_results = self.bbox_loss(x, sampling_results)
         losses.update(bbox_results['loss_bbox'])
         if self.with_mask:
-            mask_results = self.mask_loss(x, sampling_results,
-                                          bbox_results['bbox_feats'],
-                                          batch_gt_instances)
+            mask_results = self.mask_loss(
+                x, sampling_results if self.share_roi_extractor else
+                self.mask_positives(batch, sampling_results),
+                bbox_results['bbox_feats'], batch_gt_instances)
             losses.update(mask_results['loss_mask'])
         return losses
+
+    def mask_positives(
+            self, batch: List[Candidates],
+            picks: List[SamplingResult]) -> List[SamplingResult]:
+        """The positives the mask branch trains on (see ``mask_num_pos``).
+
+        Per image: every picked positive first, then other positive
+        candidates in random order, up to ``mask_num_pos`` (never fewer
+        than the picked ones). No host sync: the counts are shapes.
+
+        Args:
+            batch (list[Candidates]): Candidates of each image.
+            picks (list[SamplingResult]): The box picks of each image.
+
+        Returns:
+            list[SamplingResult]: Positives only, per image.
+        """
+        results = []
+        for cands, picked in zip(batch, picks):
+            pos = cands.result.pos_inds
+            num = max(min(self.mask_num_pos, len(pos)), len(picked.pos_inds))
+            # Picked ones score above 1, the others at random below it.
+            score = torch.rand(len(pos), device=pos.device) + torch.isin(
+                pos, picked.pos_inds)
+            keep = pos[score.topk(num, sorted=False)[1]].sort()[0]
+            results.append(
+                SamplingResult(keep, keep.new_zeros(0), cands.priors,
+                               cands.gt_bboxes, cands.assign_result,
+                               cands.gt_flags))
+        return results
 
     def bbox_loss(self, x: Tuple[Tensor],
                   sampling_results: List[SamplingResult]) -> dict:
