@@ -9,7 +9,6 @@ from .version import __version__
 
 apply_stack_fixes()
 
-from .bbox_heads import *  # noqa: F401,F403,E402
 from .hooks import *  # noqa: F401,F403,E402
 from .roi_heads import *  # noqa: F401,F403,E402
 from .samplers import *  # noqa: F401,F403,E402

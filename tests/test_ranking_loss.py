@@ -4,18 +4,20 @@ import torch
 import torch.nn.functional as F
 from mmdet.registry import MODELS
 
-from mmdet_ohem import LossRankedShared2FCBBoxHead  # noqa: F401
-from mmdet_ohem.samplers.loss_ranked_ohem_sampler import check_per_roi_losses
+from mmdet_ohem.ranking import check_per_roi_losses, ranking_loss
 
 NUM_CLASSES = 3
 
 
 def build_head(**kwargs):
     cfg = dict(
-        type='LossRankedShared2FCBBoxHead', in_channels=4, fc_out_channels=8,
-        roi_feat_size=2, num_classes=NUM_CLASSES,
-        bbox_coder=dict(type='DeltaXYWHBBoxCoder',
-                        target_stds=[1., 1., 1., 1.]),
+        type='Shared2FCBBoxHead',
+        in_channels=4,
+        fc_out_channels=8,
+        roi_feat_size=2,
+        num_classes=NUM_CLASSES,
+        bbox_coder=dict(
+            type='DeltaXYWHBBoxCoder', target_stds=[1., 1., 1., 1.]),
         loss_cls=dict(type='CrossEntropyLoss', loss_weight=1.0),
         loss_bbox=dict(type='SmoothL1Loss', beta=1.0, loss_weight=1.0))
     cfg.update(kwargs)
@@ -45,8 +47,8 @@ def test_class_agnostic_equals_ce_plus_smooth_l1(tiny_case):
     head = build_head(reg_class_agnostic=True)
     bbox_pred = torch.tensor([[0., 0., 0., 0.], [.5, .5, .5, .5],
                               [9., 9., 9., 9.]])
-    loss = head.ranking_loss(cls_score, bbox_pred, rois, labels, targets,
-                             weights)
+    loss = ranking_loss(head, cls_score, bbox_pred, rois, labels, targets,
+                        weights)
     ce = F.cross_entropy(cls_score, labels, reduction='none')
     box = smooth_l1(bbox_pred - targets).sum(1) * torch.tensor([1., 1., 0.])
     torch.testing.assert_close(loss, ce + box)
@@ -58,8 +60,8 @@ def test_class_specific_uses_the_gt_class_deltas(tiny_case):
     cls_score, labels, targets, weights, rois = tiny_case
     head = build_head(reg_class_agnostic=False)
     bbox_pred = torch.arange(3 * 4 * NUM_CLASSES).float().view(3, -1) / 10
-    loss = head.ranking_loss(cls_score, bbox_pred, rois, labels, targets,
-                             weights)
+    loss = ranking_loss(head, cls_score, bbox_pred, rois, labels, targets,
+                        weights)
     ce = F.cross_entropy(cls_score, labels, reduction='none')
     per_class = bbox_pred.view(3, NUM_CLASSES, 4)
     box0 = smooth_l1(per_class[0, 0] - targets[0]).sum()
@@ -73,8 +75,15 @@ def test_cls_ranking_ignores_boxes_and_loss_weights_apply(tiny_case):
         reg_class_agnostic=True,
         loss_cls=dict(type='CrossEntropyLoss', loss_weight=2.0))
     bbox_pred = torch.ones(3, 4)
-    loss = head.ranking_loss(cls_score, bbox_pred, rois, labels, targets,
-                             weights, ranking='cls')
+    loss = ranking_loss(
+        head,
+        cls_score,
+        bbox_pred,
+        rois,
+        labels,
+        targets,
+        weights,
+        ranking='cls')
     ce = F.cross_entropy(cls_score, labels, reduction='none')
     torch.testing.assert_close(loss, 2 * ce)
 
@@ -82,23 +91,24 @@ def test_cls_ranking_ignores_boxes_and_loss_weights_apply(tiny_case):
 def test_decoded_iou_loss(tiny_case):
     cls_score, labels, _, _, rois = tiny_case
     head = build_head(
-        reg_class_agnostic=True, reg_decoded_bbox=True,
+        reg_class_agnostic=True,
+        reg_decoded_bbox=True,
         loss_bbox=dict(type='GIoULoss', loss_weight=1.0))
     gt = rois[:, 1:].clone()  # zero deltas decode to the RoI itself
-    loss = head.ranking_loss(cls_score, torch.zeros(3, 4), rois, labels, gt,
-                             torch.ones(3, 4))
+    loss = ranking_loss(head, cls_score, torch.zeros(3, 4), rois, labels, gt,
+                        torch.ones(3, 4))
     ce = F.cross_entropy(cls_score, labels, reduction='none')
     torch.testing.assert_close(loss, ce, atol=1e-5, rtol=0)
     shifted = gt + torch.tensor([5., 5., 5., 5.])
-    assert (head.ranking_loss(cls_score, torch.zeros(3, 4), rois, labels,
-                              shifted, torch.ones(3, 4))[:2] > ce[:2]).all()
+    assert (ranking_loss(head, cls_score, torch.zeros(3, 4), rois, labels,
+                         shifted, torch.ones(3, 4))[:2] > ce[:2]).all()
 
 
 def test_sigmoid_focal_loss_is_summed_per_roi(tiny_case):
     # mmdet's OHEMSampler crashes here with 'k not in range' (#6129).
     cls_score, labels, targets, weights, rois = tiny_case
     head = build_head(loss_cls=dict(type='FocalLoss', use_sigmoid=True))
-    loss = head.ranking_loss(cls_score, None, rois, labels, targets, weights)
+    loss = ranking_loss(head, cls_score, None, rois, labels, targets, weights)
     assert loss.shape == (3, )
     check_per_roi_losses(head)
 

@@ -14,9 +14,8 @@ from mmengine.logging import MessageHub
 from mmengine.structures import InstanceData
 from torch import Tensor
 
-from ..bbox_heads.loss_ranked_mixin import (RANKINGS, LossRankedBBoxHeadMixin,
-                                            PerRoILossError, check_ranking)
 from ..mining import check_mining_args, select_hard_examples
+from ..ranking import check_per_roi_losses, check_ranking, ranking_loss
 
 # pos_weight only scales label weights, which ranking ignores.
 _TARGETS_CFG = ConfigDict(pos_weight=-1)
@@ -247,7 +246,7 @@ class LossRankedOHEMSampler(BaseSampler):
             [c.result for c in batch], _TARGETS_CFG)
         # In float32 whatever the autocast dtype: float16 losses tie (and
         # overflow) where the ranking needs them apart.
-        return LossRankedBBoxHeadMixin.ranking_loss(
+        return ranking_loss(
             head, cls_score.float(),
             None if bbox_pred is None else bbox_pred.float(), rois.float(),
             labels, bbox_targets.float(), bbox_weights.float(),
@@ -451,49 +450,3 @@ class LossRankedOHEMSampler(BaseSampler):
             loss_picked=totals['loss_picked'] / picked if picked else 0.,
             loss_all=totals['loss_all'] /
             totals['finite'] if totals['finite'] else 0.)
-
-
-def check_per_roi_losses(bbox_head, ranking: str = 'cls+bbox') -> None:
-    """Fail at build time if the head's losses give no per-RoI value.
-
-    Runs :meth:`LossRankedBBoxHeadMixin.ranking_loss` on two dummy RoIs, so
-    a config error surfaces when the model is built, not mid-training.
-    Whatever goes wrong (a reduced or dict-valued loss, a loss that wants
-    soft or quality targets) is raised as a ``ValueError`` naming the key.
-
-    Args:
-        bbox_head (BBoxHead): The head whose losses rank the RoIs.
-        ranking (str): ``'cls'`` checks ``loss_cls`` only, since the box
-            loss then never ranks; ``'cls+bbox'`` checks both.
-    """
-    check_ranking(ranking)
-    with torch.no_grad():
-        num_classes = bbox_head.num_classes
-        cls_channels = bbox_head.loss_cls.get_cls_channels(num_classes) \
-            if bbox_head.custom_cls_channels else num_classes + 1
-        rois = torch.tensor([[0., 0., 0., 8., 8.], [0., 2., 2., 9., 9.]])
-        pred_dim = bbox_head.bbox_coder.encode_size
-        if not bbox_head.reg_class_agnostic:
-            pred_dim *= num_classes
-        # Decoded-box losses regress to absolute boxes, others to deltas.
-        targets = rois[:, 1:] if bbox_head.reg_decoded_bbox else \
-            torch.zeros(2, bbox_head.bbox_coder.encode_size)
-        # 'cls' first, so a failure of the full ranking is the box loss's.
-        probes = (('loss_cls', 'cls', 'integer class labels'),
-                  ('loss_bbox', 'cls+bbox', 'box targets of foreground RoIs'))
-        for key, probe, targets_are in probes[:RANKINGS.index(ranking) + 1]:
-            try:
-                LossRankedBBoxHeadMixin.ranking_loss(
-                    bbox_head, torch.zeros(2, cls_channels),
-                    torch.zeros(2, pred_dim), rois,
-                    torch.tensor([0, num_classes]), targets,
-                    torch.ones_like(targets), ranking=probe)
-            except PerRoILossError:
-                raise
-            except Exception as exc:
-                loss = getattr(bbox_head, key)
-                raise PerRoILossError(
-                    f'OHEM ranks RoIs by `bbox_head.{key}` '
-                    f'({type(loss).__name__}) with reduction_override='
-                    f'"none" and {targets_are}, which failed on two dummy '
-                    f'RoIs: {type(exc).__name__}: {exc}') from exc
