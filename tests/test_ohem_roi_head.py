@@ -15,12 +15,7 @@ from conftest import NUM_CLASSES, build_roi_head, roi_head_of
 
 def candidates_of(head, proposals, samples):
     """What ``OHEMRoIHead.loss`` hands ``mine_hard_examples``."""
-    assigns, preds = [], copy.deepcopy(proposals)
-    for res, sample in zip(preds, samples):
-        res.priors = res.pop('bboxes')
-        assigns.append(head.bbox_assigner.assign(res, sample.gt_instances))
-    return head.bbox_sampler.batch_candidates(
-        assigns, preds, [s.gt_instances for s in samples])
+    return head.assign(copy.deepcopy(proposals), samples)
 
 
 def run_loss(head, roi_batch):
@@ -48,12 +43,11 @@ def spy(obj, name, record):
 def test_gradients_equal_a_plain_head_fed_only_the_picks(roi_batch,
                                                          paper_sampler):
     head = build_roi_head(paper_sampler, 'OHEMRoIHead')
-    picks = []
-    spy(head.bbox_sampler, 'pick', picks)
-    x, _ = run_loss(head, roi_batch)
-    # On the CPU: one readonly pass and one pick per image.
-    selected = [res for _, out in picks for res in out.results]
+    # What loss() will train on (paper mode draws nothing at random).
+    selected = head.mine_hard_examples(
+        roi_batch[0], candidates_of(head, *roi_batch[1:])).picks
     assert [len(r.pos_inds) + len(r.neg_inds) for r in selected] == [24, 24]
+    x, _ = run_loss(head, roi_batch)
 
     plain = build_roi_head(paper_sampler, 'StandardRoIHead', seed=1)
     plain.load_state_dict(head.state_dict())
@@ -105,7 +99,8 @@ def test_readonly_pass_holds_one_image_at_a_time(roi_batch, paper_sampler):
     spy(head, '_bbox_forward', forwards)
     x, proposals, samples = roi_batch
     batch = candidates_of(head, proposals, samples)
-    picks, feats = head.mine_hard_examples(x, batch, return_feats=True)
+    mined = head.mine_hard_examples(x, batch)
+    picks, feats = mined.picks, mined.feats
     images = [set(args[1][:, 0].tolist()) for args, _ in forwards]
     assert images == [{0.}, {1.}]
     per_image_stats = dict(head.bbox_sampler.stats)
@@ -123,6 +118,9 @@ def test_readonly_pass_holds_one_image_at_a_time(roi_batch, paper_sampler):
     assert per_image_stats == pytest.approx(head.bbox_sampler.stats)
     picked = out['bbox_feats'][at_once.rows]
     torch.testing.assert_close(feats, picked)
+    # The result's losses are the picks' ranking losses, in the same order.
+    torch.testing.assert_close(mined.losses, losses[at_once.rows])
+    assert mined.stats == per_image_stats
 
 
 @pytest.mark.parametrize('norm', ['BN', 'SyncBN'])
@@ -256,14 +254,21 @@ def test_bn_running_stats_are_a_plain_heads_trained_on_the_picks(
     assert before and torch.equal(
         before[next(k for k in before if 'tracked' in k)],
         torch.tensor(0))
-    picks = []
-    spy(head.bbox_sampler, 'pick', picks)
+    forwards = []
+    spy(head, '_bbox_forward', forwards)
     x, proposals, samples = roi_batch
     if shared_head:  # one stride-16 level
         x = (x[2], )
+    # The picks loss() trains on; mining leaves the running stats alone.
+    picks = head.mine_hard_examples(x, candidates_of(head, proposals,
+                                                     samples)).picks
+    assert running_stats(head).keys() == before.keys()
+    assert all(
+        torch.equal(v, before[k]) for k, v in running_stats(head).items())
     head.loss(x, copy.deepcopy(proposals), samples)
-    assert len(picks) == 1  # BN: one readonly pass for the batch
-    plain.bbox_loss(x, picks[0][1].results)
+    # BN: one readonly pass for the batch in each mining, one trainable.
+    assert len(forwards) == 3
+    plain.bbox_loss(x, picks)
     after, expected = running_stats(head), running_stats(plain)
     assert after.keys() == expected.keys() == before.keys()
     for name in expected:
@@ -278,21 +283,20 @@ def test_nms_per_label_lets_overlapping_picks_differ_only_in_label(
         roi_batch):
     sampler = ohem_sampler(num=24, nms_thr=0.3, nms_per_label=True)
     head = build_roi_head(sampler, 'OHEMRoIHead')
-    picks = []
-    spy(head.bbox_sampler, 'pick', picks)
-    run_loss(head, roi_batch)
+    x, proposals, samples = roi_batch
+    mined = head.mine_hard_examples(x, candidates_of(head, proposals,
+                                                     samples))
     overlapping = 0
-    for _, out in picks:
-        for res in out.results:
-            labels = torch.cat([
-                res.pos_gt_labels,
-                res.neg_inds.new_full((len(res.neg_inds), ), NUM_CLASSES)
-            ])
-            iou = bbox_overlaps(res.priors, res.priors)
-            iou.fill_diagonal_(0)
-            same_label = labels[:, None] == labels[None]
-            assert not (iou[same_label] > 0.3).any()
-            overlapping += int((iou[~same_label] > 0.3).sum())
+    for res in mined.picks:
+        labels = torch.cat([
+            res.pos_gt_labels,
+            res.neg_inds.new_full((len(res.neg_inds), ), NUM_CLASSES)
+        ])
+        iou = bbox_overlaps(res.priors, res.priors)
+        iou.fill_diagonal_(0)
+        same_label = labels[:, None] == labels[None]
+        assert not (iou[same_label] > 0.3).any()
+        overlapping += int((iou[~same_label] > 0.3).sum())
     assert overlapping > 0  # class-agnostic NMS would have removed these
 
 

@@ -10,18 +10,10 @@ from conftest import build_roi_head
 
 
 def picks(head, roi_batch):
+    """What a training step of ``head`` would pick."""
     x, proposals, samples = roi_batch
-    captured = []
-    pick = head.bbox_sampler.pick
-
-    def spy(*args, **kwargs):
-        picked = pick(*args, **kwargs)
-        captured.extend(picked.results)
-        return picked
-
-    head.bbox_sampler.pick = spy
-    head.loss(x, copy.deepcopy(proposals), samples)
-    return captured
+    return head.mine_hard_examples(
+        x, head.assign(copy.deepcopy(proposals), samples)).picks
 
 
 @pytest.fixture

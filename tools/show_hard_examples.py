@@ -3,10 +3,10 @@
 For the first N images of a config's train (or val) dataset, the detector
 runs as its training step does: backbone, RPN proposals with
 ``train_cfg.rpn_proposal``, assignment with ``train_cfg.rcnn.assigner``,
-then the miner of :class:`~mmdet_ohem.OHEMRoIHead` itself
-(``bbox_sampler.candidates``, ``mine_hard_examples``: readonly pass,
-``rank``, ``select``). Nothing is selected here; the picture shows what
-training would pick for this checkpoint.
+then the miner of :class:`~mmdet_ohem.OHEMRoIHead` itself (``assign``,
+``mine_hard_examples``: readonly pass, ranking, NMS, top-k), whose
+``MiningResult`` holds the picks and their losses. Nothing is selected
+here; the picture shows what training would pick for this checkpoint.
 
 Each PNG holds the image twice, side by side: left the ground truth (green,
 class names), right the K picks with the highest loss, foreground orange,
@@ -31,8 +31,7 @@ import os
 import os.path as osp
 import sys
 import warnings
-from contextlib import contextmanager
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 # mmengine imports pkg_resources, whose deprecation warning would open every
 # run; mmdet_ohem.compat silences it, but is imported after the input check.
@@ -192,28 +191,6 @@ def ohem_model_cfg(model_cfg: ConfigDict) -> Tuple[ConfigDict, List[str]]:
     return model_cfg, changes
 
 
-@contextmanager
-def recorded_ranking(sampler) -> Iterator[Dict[str, object]]:
-    """Record the losses ``sampler.rank`` returns while the block runs.
-
-    The head's own ``mine_hard_examples`` does the mining, so the picture
-    cannot drift from training; only its ranking losses are kept, for the
-    labels.
-    """
-    record: Dict[str, object] = {}
-    rank = sampler.rank
-
-    def rank_and_record(*args, **kwargs):
-        record['losses'] = rank(*args, **kwargs)
-        return record['losses']
-
-    sampler.rank = rank_and_record
-    try:
-        yield record
-    finally:
-        del sampler.rank  # the class's method again
-
-
 def mine_image(model, data: dict) -> dict:
     """Run one image through the training-time miner.
 
@@ -227,7 +204,6 @@ def mine_image(model, data: dict) -> dict:
         (descending), ``num_candidates`` and the sampler's ``stats``.
     """
     import torch
-    from mmdet.models.utils import unpack_gt_instances
     from mmengine.dataset import pseudo_collate
 
     batch_data = model.data_preprocessor(pseudo_collate([data]), False)
@@ -243,29 +219,12 @@ def mine_image(model, data: dict) -> dict:
             batch_img_metas=[s.metainfo for s in samples],
             cfg=proposal_cfg,
             rescale=False)
-        gts, gts_ignore, _ = unpack_gt_instances(samples)
-        # OHEMRoIHead.loss, up to the mining.
-        batch = []
-        for rpn_results, gt, gt_ignore in zip(rpn_results_list, gts,
-                                              gts_ignore):
-            rpn_results.priors = rpn_results.pop('bboxes')
-            assign_result = head.bbox_assigner.assign(
-                rpn_results, gt, gt_ignore)
-            batch.append(
-                head.bbox_sampler.candidates(assign_result, rpn_results, gt))
-        with recorded_ranking(head.bbox_sampler) as record:
-            picked = head.mine_hard_examples(x, batch)[0]
-
-    cands = batch[0].result
-    num_pos = len(cands.pos_inds)
-    # rank() scores the candidates in SamplingResult order: pos, then neg.
-    losses = record['losses'].cpu()
-    loss_of = torch.full((len(batch[0].priors), ), float('nan'))
-    loss_of[cands.pos_inds.cpu()] = losses[:num_pos]
-    loss_of[cands.neg_inds.cpu()] = losses[num_pos:]
+        # OHEMRoIHead.loss, up to the mining: the same candidates and picks.
+        mined = head.mine_hard_examples(x, head.assign(rpn_results_list,
+                                                       samples))
+    picked = mined.picks[0]
     bboxes = torch.cat([picked.pos_priors, picked.neg_priors]).cpu()
-    pick_losses = torch.cat(
-        [loss_of[picked.pos_inds.cpu()], loss_of[picked.neg_inds.cpu()]])
+    pick_losses = mined.losses.cpu()
     is_pos = torch.arange(len(bboxes)) < len(picked.pos_inds)
     order = torch.sort(pick_losses, descending=True, stable=True)[1]
 
@@ -274,13 +233,13 @@ def mine_image(model, data: dict) -> dict:
     return dict(
         image=np.ascontiguousarray(image[..., ::-1]),  # BGR -> RGB
         img_path=samples[0].metainfo.get('img_path', ''),
-        gt_bboxes=gts[0].bboxes.cpu(),
-        gt_labels=gts[0].labels.cpu(),
+        gt_bboxes=samples[0].gt_instances.bboxes.cpu(),
+        gt_labels=samples[0].gt_instances.labels.cpu(),
         bboxes=bboxes[order],
         losses=pick_losses[order],
         is_pos=is_pos[order],
-        num_candidates=len(losses),
-        stats=dict(head.bbox_sampler.stats))
+        num_candidates=int(mined.stats['num_candidates']),
+        stats=mined.stats)
 
 
 def draw_gallery_image(visualizer, result: dict, classes: Sequence[str],

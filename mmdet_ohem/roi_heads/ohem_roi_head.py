@@ -1,6 +1,6 @@
 """OHEM RoI head: readonly pass, mine the batch, train on the picks."""
 from contextlib import contextmanager, nullcontext
-from typing import Iterator, List, Optional, Tuple, Union
+from typing import Iterator, List, NamedTuple, Optional, Tuple
 
 import torch
 from mmcv.ops import SyncBatchNorm as MMCVSyncBatchNorm
@@ -16,6 +16,25 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..samplers import Candidates, LossRankedOHEMSampler
 from .roi_feature_replay import can_replay, replay_roi_features
+
+
+class MiningResult(NamedTuple):
+    """What :meth:`OHEMRoIHead.mine_hard_examples` mined from a batch.
+
+    ``feats`` and ``losses`` are in the order of
+    ``bbox2roi([p.priors for p in picks])``: per image the picked
+    positives, then the picked negatives, each by ascending candidate index.
+    """
+    picks: List[SamplingResult]
+    """The picks of each image, for the trainable pass."""
+    feats: Optional[Tensor]
+    """Their RoI features from the readonly pass (for
+    :func:`replay_roi_features`); ``None`` when the extractor cannot be
+    replayed or a shared head transforms them."""
+    losses: Tensor
+    """Their ranking losses."""
+    stats: dict
+    """The sampler's mining stats of the batch (``MiningStatsHook``)."""
 
 
 @MODELS.register_module()
@@ -105,32 +124,19 @@ class OHEMRoIHead(StandardRoIHead):
         Returns:
             dict[str, Tensor]: Losses of the bbox (and mask) head.
         """
-        assert len(rpn_results_list) == len(batch_data_samples)
-        batch_gt_instances, batch_gt_instances_ignore, _ = \
-            unpack_gt_instances(batch_data_samples)
-
-        assign_results = []
-        for rpn_results, gt, gt_ignore in zip(rpn_results_list,
-                                              batch_gt_instances,
-                                              batch_gt_instances_ignore):
-            rpn_results.priors = rpn_results.pop('bboxes')
-            assign_results.append(
-                self.bbox_assigner.assign(rpn_results, gt, gt_ignore))
-        batch = self.bbox_sampler.batch_candidates(assign_results,
-                                                   rpn_results_list,
-                                                   batch_gt_instances)
-        sampling_results, picked_feats = self.mine_hard_examples(
-            x, batch, return_feats=True)
+        batch = self.assign(rpn_results_list, batch_data_samples)
+        mined = self.mine_hard_examples(x, batch)
+        sampling_results = mined.picks
 
         losses = dict()
         # The picks' RoI features come from the readonly pass: only
         # RoIAlign's backward runs for them here.
-        replay = nullcontext() if picked_feats is None else \
+        replay = nullcontext() if mined.feats is None else \
             replay_roi_features(
                 self.bbox_roi_extractor,
                 bbox2roi([res.priors for res in sampling_results]),
-                picked_feats)
-        del picked_feats  # the replay's per-level rows are all we keep
+                mined.feats)
+        del mined  # the replay's per-level rows are all we keep
         with replay:
             bbox_results = self.bbox_loss(x, sampling_results)
         losses.update(bbox_results['loss_bbox'])
@@ -138,9 +144,39 @@ class OHEMRoIHead(StandardRoIHead):
             mask_results = self.mask_loss(
                 x, sampling_results if self.share_roi_extractor else
                 self.mask_positives(batch, sampling_results),
-                bbox_results['bbox_feats'], batch_gt_instances)
+                bbox_results['bbox_feats'],
+                [sample.gt_instances for sample in batch_data_samples])
             losses.update(mask_results['loss_mask'])
         return losses
+
+    def assign(self, rpn_results_list: InstanceList,
+               batch_data_samples: List[DetDataSample]) -> List[Candidates]:
+        """Assign every proposal (and gt box) of the batch: the candidates.
+
+        What :meth:`loss` mines from; tools that show the mining call it
+        too, so they see the same candidates.
+
+        Args:
+            rpn_results_list (list[InstanceData]): Proposals of each image
+                (``bboxes``; taken as the candidates' ``priors``).
+            batch_data_samples (list[DetDataSample]): Images with their
+                ``gt_instances`` (and ``ignored_instances``).
+
+        Returns:
+            list[Candidates]: Every non-ignored RoI of each image.
+        """
+        if len(rpn_results_list) != len(batch_data_samples):
+            raise ValueError(f'{len(rpn_results_list)} proposal lists for '
+                             f'{len(batch_data_samples)} images')
+        gts, gts_ignore, _ = unpack_gt_instances(batch_data_samples)
+        assign_results = []
+        for rpn_results, gt, gt_ignore in zip(rpn_results_list, gts,
+                                              gts_ignore):
+            rpn_results.priors = rpn_results.pop('bboxes')
+            assign_results.append(
+                self.bbox_assigner.assign(rpn_results, gt, gt_ignore))
+        return self.bbox_sampler.batch_candidates(assign_results,
+                                                  rpn_results_list, gts)
 
     def mask_positives(
             self, batch: List[Candidates],
@@ -202,13 +238,8 @@ class OHEMRoIHead(StandardRoIHead):
                                   bbox_results['bbox_pred'].sum() * 0)
         return bbox_results
 
-    def mine_hard_examples(
-        self,
-        x: Tuple[Tensor],
-        batch: List[Candidates],
-        return_feats: bool = False
-    ) -> Union[List[SamplingResult], Tuple[List[SamplingResult], Optional[
-            Tensor]]]:
+    def mine_hard_examples(self, x: Tuple[Tensor],
+                           batch: List[Candidates]) -> MiningResult:
         """Readonly pass over all candidates, then pick the hardest.
 
         The readonly pass runs the heads in training mode (dropout as in
@@ -225,20 +256,17 @@ class OHEMRoIHead(StandardRoIHead):
 
         Args:
             x (tuple[Tensor]): Multi-level image features.
-            batch (list[Candidates]): Candidates of each image.
-            return_feats (bool): Also return the picks' RoI features from
-                the readonly pass, in ``bbox2roi`` order of the picks, for
-                :func:`replay_roi_features`; ``None`` when the extractor
-                cannot be replayed or a shared head transforms them.
+            batch (list[Candidates]): Candidates of each image, from
+                :meth:`assign`.
 
         Returns:
-            list[SamplingResult] | tuple: The picks of each image (and
-            their features).
+            MiningResult: The picks, their readonly features and ranking
+            losses, and the mining stats of the batch.
         """
-        keep_feats = return_feats and not self.with_shared_head and \
+        keep_feats = not self.with_shared_head and \
             can_replay(self.bbox_roi_extractor)
         rois = bbox2roi([c.result.priors for c in batch])
-        picks, feats, start = [], [], 0
+        picks, feats, losses, start = [], [], [], 0
         with self.bbox_sampler.batch_stats(), \
                 frozen_running_stats(self.batch_norms):
             for group in self._readonly_groups(x, batch):
@@ -248,17 +276,20 @@ class OHEMRoIHead(StandardRoIHead):
                 group_rois, start = rois[start:stop], stop
                 with torch.no_grad():
                     readonly = self._bbox_forward(x, group_rois)
-                    losses = self.bbox_sampler.rank(readonly['cls_score'],
-                                                    readonly['bbox_pred'],
-                                                    group_rois, cands)
-                group_picks = self.bbox_sampler.pick(cands, losses)
+                    group_losses = self.bbox_sampler.rank(
+                        readonly['cls_score'], readonly['bbox_pred'],
+                        group_rois, cands)
+                group_picks = self.bbox_sampler.pick(cands, group_losses)
                 picks.extend(group_picks.results)
+                losses.append(group_losses[group_picks.rows])
                 if keep_feats:
                     feats.append(readonly['bbox_feats'][group_picks.rows])
                 del readonly  # before the next image's features exist
-        if not return_feats:
-            return picks
-        return picks, torch.cat(feats) if keep_feats and feats else None
+        return MiningResult(
+            picks=picks,
+            feats=torch.cat(feats) if keep_feats and feats else None,
+            losses=torch.cat(losses) if losses else rois.new_zeros(0),
+            stats=dict(self.bbox_sampler.stats))
 
     def _readonly_groups(self, x: Tuple[Tensor],
                          batch: List[Candidates]) -> List[range]:
