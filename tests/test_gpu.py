@@ -51,7 +51,9 @@ def test_a_cuda_step_trains_on_the_picks(roi_batch, amp):
     forward = head._bbox_forward
     head._bbox_forward = lambda *a: forwards.append(1) or forward(*a)
     x, losses, picks = step(head, to_cuda(roi_batch), amp)
-    assert len(forwards) == 4  # 'auto' on CUDA: one readonly pass, twice
+    # 'auto' on CUDA: one readonly pass per mining (step() mines, then
+    # loss() mines again and trains): 3, where per image it would be 5.
+    assert len(forwards) == 3
     assert [len(p.pos_inds) + len(p.neg_inds) for p in picks] == [24, 24]
     for key in ('loss_cls', 'loss_bbox'):
         assert torch.isfinite(losses[key]), key
