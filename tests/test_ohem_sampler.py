@@ -4,9 +4,10 @@ import copy
 import pytest
 import torch
 from mmdet.registry import MODELS, TASK_UTILS
+from mmdet.structures.bbox import bbox2roi
 
-from mmdet_ohem.testing import ohem_sampler
-from conftest import build_roi_head
+from mmdet_ohem.testing import ohem_sampler, small_detector_cfg
+from conftest import NUM_CLASSES, build_roi_head, roi_head_of
 
 MMDET_OHEM = dict(type='OHEMSampler', num=32, pos_fraction=0.25,
                   neg_pos_ub=-1, add_gt_as_proposals=True)
@@ -25,20 +26,26 @@ def sample_all(head, x, proposals, samples):
     return results
 
 
-@pytest.mark.parametrize('neg_pos_ub', [-1, 3])
-def test_mmdet_mode_picks_exactly_what_mmdet_picks(roi_batch, neg_pos_ub):
+# neg_pos_ub 1: 8 positives bound the negatives to 8, below the 24 left.
+@pytest.mark.parametrize('neg_pos_ub,num_neg', [(-1, 24), (3, 24), (1, 8)])
+@pytest.mark.parametrize('head_type', ['StandardRoIHead', 'OHEMRoIHead'])
+def test_mmdet_mode_picks_exactly_what_mmdet_picks(roi_batch, neg_pos_ub,
+                                                   num_neg, head_type):
     x, proposals, samples = roi_batch
     theirs = build_roi_head(dict(MMDET_OHEM, neg_pos_ub=neg_pos_ub))
     ours = build_roi_head(
         ohem_sampler(32, pos_fraction=0.25, neg_pos_ub=neg_pos_ub,
-                     ranking='cls', nms_thr=None))
+                     ranking='cls', nms_thr=None), head_type)
     ours.load_state_dict(theirs.state_dict())
     with torch.no_grad():
         expected = sample_all(theirs, x, proposals, samples)
-        got = sample_all(ours, x, proposals, samples)
+        got = sample_all(ours, x, proposals, samples) \
+            if head_type == 'StandardRoIHead' else \
+            ours.mine_hard_examples(
+                x, ours.assign(copy.deepcopy(proposals), samples)).picks
     for e, g in zip(expected, got):
         # The case must exercise the ranking, not just take everything.
-        assert len(e.pos_inds) == 8 and len(e.neg_inds) == 24
+        assert len(e.pos_inds) == 8 and len(e.neg_inds) == num_neg
         assert torch.equal(g.pos_inds, e.pos_inds)
         assert torch.equal(g.neg_inds, e.neg_inds)
         assert torch.equal(g.pos_priors, e.pos_priors)
@@ -76,9 +83,41 @@ def test_bad_config_fails_at_build_naming_the_key(key, value):
 
 
 def test_cascade_stage_uses_its_own_bbox_head():
-    from mmdet_ohem.testing import small_detector_cfg
     model = MODELS.build(small_detector_cfg('cascade', ohem_sampler(16)))
     samplers = model.roi_head.bbox_sampler
     assert [s.stage for s in samplers] == [0, 1, 2]
     assert all(s.bbox_head is model.roi_head.bbox_head[i]
                for i, s in enumerate(samplers))
+
+
+@pytest.mark.parametrize('agnostic', [False, True])
+def test_rank_is_mmdets_own_loss_per_roi(roi_batch, agnostic):
+    """``rank()`` against ``BBoxHead.loss(..., reduction_override='none')``
+    on random biases, so every class slice of the box deltas differs."""
+    cfg = small_detector_cfg(sampler=ohem_sampler(24),
+                             roi_head_type='OHEMRoIHead',
+                             num_classes=NUM_CLASSES)
+    cfg.roi_head.bbox_head.reg_class_agnostic = agnostic
+    torch.manual_seed(0)
+    head = roi_head_of(cfg)
+    with torch.no_grad():
+        head.bbox_head.fc_cls.bias.normal_(0, 2)
+        head.bbox_head.fc_reg.bias.normal_(0, 1)
+    x, proposals, samples = roi_batch
+    batch = head.assign(copy.deepcopy(proposals), samples)
+    results = [c.result for c in batch]
+    rois = bbox2roi([r.priors for r in results])
+    with torch.no_grad():
+        out = head._bbox_forward(x, rois)
+        ours = head.bbox_sampler.rank(out['cls_score'], out['bbox_pred'],
+                                      rois, batch)
+        labels, label_weights, targets, weights = head.bbox_head.get_targets(
+            results, head.train_cfg)
+        ref = head.bbox_head.loss(out['cls_score'], out['bbox_pred'], rois,
+                                  labels, label_weights, targets, weights,
+                                  reduction_override='none')
+    expected = ref['loss_cls'].clone()
+    pos = labels < NUM_CLASSES
+    assert 0 < int(pos.sum()) < len(labels)
+    expected[pos] += ref['loss_bbox'].sum(1)
+    torch.testing.assert_close(ours, expected)
