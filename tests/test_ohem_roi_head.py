@@ -330,3 +330,81 @@ def test_readonly_pass_key_is_checked():
     cfg.roi_head.readonly_pass = 'per-image'
     with pytest.raises(ValueError, match='readonly_pass'):
         roi_head_of(cfg)
+
+
+def all_losses(head, x, batch):
+    """Every candidate's ranking loss, computed apart from the mining."""
+    rois = bbox2roi([c.result.priors for c in batch])
+    with torch.no_grad():
+        out = head._bbox_forward(x, rois)
+        return head.bbox_sampler.rank(out['cls_score'], out['bbox_pred'],
+                                      rois, batch)
+
+
+def greedy_nms(boxes, losses, thr):
+    """Indices left by greedy NMS by loss (descending), brute force."""
+    iou = bbox_overlaps(boxes, boxes)
+    kept = []
+    for i in torch.sort(losses, descending=True, stable=True)[1].tolist():
+        if all(iou[i, j] <= thr for j in kept):
+            kept.append(i)
+    return kept
+
+
+@pytest.mark.parametrize('readonly_pass', ['image', 'batch'])
+def test_stats_are_the_picks_counted_by_hand(roi_batch, paper_sampler,
+                                             readonly_pass):
+    head = build_roi_head(paper_sampler, 'OHEMRoIHead')
+    head.readonly_pass = readonly_pass
+    x, proposals, samples = roi_batch
+    batch = candidates_of(head, proposals, samples)
+    mined = head.mine_hard_examples(x, batch)
+    losses = all_losses(head, x, batch)
+    num_pos = sum(len(p.pos_inds) for p in mined.picks)
+    num = sum(len(p.pos_inds) + len(p.neg_inds) for p in mined.picks)
+    assert num == 48 and 0 < num_pos < num
+    assert mined.stats['num_picked'] == num / 2
+    assert mined.stats['fg_share'] == pytest.approx(num_pos / num)
+    assert mined.stats['num_candidates'] == len(losses) / 2
+    assert mined.stats['loss_all'] == pytest.approx(float(losses.mean()))
+    assert mined.stats['loss_picked'] == pytest.approx(
+        float(mined.losses.mean()))
+    assert mined.stats['loss_picked'] > mined.stats['loss_all']
+    survivors = 0
+    start = 0
+    for c in batch:
+        n = len(c.result.priors)
+        survivors += len(
+            greedy_nms(c.result.priors, losses[start:start + n], 0.7))
+        start += n
+    assert mined.stats['num_after_nms'] == survivors / 2
+
+
+def test_batch_scope_picks_the_global_top_k(roi_batch):
+    head = build_roi_head(ohem_sampler(num=24, scope='batch'),
+                          'OHEMRoIHead')
+    x, proposals, samples = roi_batch
+    batch = candidates_of(head, proposals, samples)
+    mined = head.mine_hard_examples(x, batch)
+    losses = all_losses(head, x, batch)
+    # Brute force: NMS within each image, then the 48 hardest anywhere.
+    survivors, start = [], 0
+    for i, c in enumerate(batch):
+        n = len(c.result.priors)
+        survivors += [(float(losses[start + j]), i, start + j)
+                      for j in greedy_nms(c.result.priors,
+                                          losses[start:start + n], 0.7)]
+        start += n
+    top = sorted(survivors, key=lambda t: (-t[0], t[2]))[:48]
+    expected = sorted(row for _, _, row in top)
+    starts = [0, len(batch[0].result.priors)]
+    got = sorted(
+        starts[i] + r for i, (c, p) in enumerate(zip(batch, mined.picks))
+        for r in torch.cat([
+            torch.searchsorted(c.result.pos_inds, p.pos_inds),
+            len(c.result.pos_inds) +
+            torch.searchsorted(c.result.neg_inds, p.neg_inds)
+        ]).tolist())
+    assert got == expected
+    per_image = [len(p.pos_inds) + len(p.neg_inds) for p in mined.picks]
+    assert sum(per_image) == 48 and per_image != [24, 24]
