@@ -2,6 +2,7 @@
 import copy
 import os
 import os.path as osp
+import socket
 import sys
 
 import pytest
@@ -69,6 +70,13 @@ def roi_batch():
             InstanceData(bboxes=boxes, scores=torch.rand(len(boxes),
                                                          generator=g)))
     return x, proposals, samples
+
+
+def free_port() -> int:
+    """A TCP port free now; torchrun binds it a moment later."""
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
 
 
 def build_roi_head(sampler: dict, head_type: str = 'StandardRoIHead',

@@ -12,7 +12,6 @@ import os
 import os.path as osp
 import pickle
 import random
-import socket
 import subprocess
 import sys
 from types import SimpleNamespace
@@ -29,6 +28,7 @@ from mmengine.runner.checkpoint import _load_checkpoint, save_checkpoint
 from mmdet_ohem.datasets.hard_negatives import generate
 from mmdet_ohem.hooks import RNGStateHook, rng_state_hook
 from mmdet_ohem.samplers import LossRankedOHEMSampler
+from conftest import free_port
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = osp.join(ROOT, 'configs', 'hard_negatives',
@@ -440,24 +440,56 @@ def test_ohem_picks_are_deterministic():
         assert_same_picks(picks, picks_other)
 
 
-def free_port() -> int:
-    """A TCP port free now; torchrun binds it a moment later."""
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
+# Each rank writes what it mined last and its weights' checksums at the
+# end of training, so the test can check that the ranks agree.
+RANK_DUMP = """
+import json, os
+import torch
+from mmdet.registry import HOOKS
+from mmengine.dist import get_rank
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+
+
+@HOOKS.register_module()
+class RankDumpHook(Hook):
+    def after_train(self, runner):
+        model = runner.model.module if is_model_wrapper(
+            runner.model) else runner.model
+        sums = {name: float(p.detach().double().sum())
+                for name, p in model.named_parameters()}
+        stats = model.roi_head.bbox_sampler.stats
+        with open(os.path.join(runner.work_dir,
+                               f'rank{get_rank()}.json'), 'w') as f:
+            json.dump(dict(sums=sums, stats=stats), f)
+"""
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(torch.cuda.is_available(), reason='CPU-only behaviour')
-def test_dist_train_ohem_two_ranks_and_infer(tiny_data, tmp_path):
+def test_dist_train_ohem_two_ranks_and_infer(tiny_data, tmp_path,
+                                             monkeypatch):
+    """Two CPU processes (gloo), whatever the machine has: both ranks mine
+    and end with the same weights; rank 0's checkpoint infers."""
     from mmdet.apis import inference_detector, init_detector
 
     work_dir = str(tmp_path / 'dist')
     options = tiny_options(tiny_data, max_iters=2)
-    # torchrun gives each rank one thread already (OMP_NUM_THREADS=1).
-    env = dict(os.environ, PYTHON=sys.executable, PORT=str(free_port()))
+    (tmp_path / 'rank_dump.py').write_text(RANK_DUMP)
+    config = tmp_path / 'ohem_dist.py'
+    config.write_text(
+        f'_base_ = {CONFIG!r}\n'
+        "custom_imports = dict(imports=['mmdet_ohem', 'rank_dump'], "
+        'allow_failed_imports=False)\n'
+        "custom_hooks = [dict(type='RNGStateHook'), "
+        "dict(type='MiningStatsHook'), dict(type='RankDumpHook')]\n")
+    # CPU processes even where CUDA is (gloo); torchrun gives each rank
+    # one thread already (OMP_NUM_THREADS=1).
+    env = dict(os.environ, PYTHON=sys.executable, PORT=str(free_port()),
+               CUDA_VISIBLE_DEVICES='',
+               PYTHONPATH=os.pathsep.join(
+                   [str(tmp_path), os.environ.get('PYTHONPATH', '')]))
     out = subprocess.run(
-        ['bash', osp.join(ROOT, 'tools', 'dist_train.sh'), CONFIG, '2',
+        ['bash', osp.join(ROOT, 'tools', 'dist_train.sh'), str(config), '2',
          '--work-dir', work_dir, '--cfg-options', *options],
         cwd=str(tmp_path), env=env, capture_output=True, text=True,
         timeout=600)
@@ -468,13 +500,23 @@ def test_dist_train_ohem_two_ranks_and_infer(tiny_data, tmp_path):
     assert 'Distributed training: True' in log
     assert 'GPU number: 2' in log
     assert 'Iter(train) [2/2]' in log
-    dumped = osp.join(work_dir, osp.basename(CONFIG))
+    dumped = osp.join(work_dir, config.name)
     with open(dumped) as f:
         assert "backend='gloo'" in f.read()
+    ranks = []
+    for rank in (0, 1):
+        with open(osp.join(work_dir, f'rank{rank}.json')) as f:
+            ranks.append(json.load(f))
+    for dump in ranks:  # each rank mined its own images
+        assert dump['stats']['num_picked'] == 32
+        assert 0 < dump['stats']['fg_share'] < 1
+    assert ranks[0]['sums'] == ranks[1]['sums']  # DDP kept them equal
+    assert ranks[0]['stats'] != ranks[1]['stats']
 
     # A fresh model from the dumped config and the checkpoint of rank 0,
     # loaded by mmengine (the compat loader) as test.py would.
     checkpoint = osp.join(work_dir, 'iter_2.pth')
+    monkeypatch.syspath_prepend(str(tmp_path))  # the config imports it
     model = init_detector(dumped, checkpoint, device='cpu')
     assert_same_weights(model.state_dict(), load_state_dict(checkpoint))
     assert model.dataset_meta['classes'] == ('disk', 'square', 'triangle')
