@@ -5,6 +5,8 @@ import os.path as osp
 
 import pytest
 
+from conftest import require
+
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
@@ -38,6 +40,53 @@ def test_ratios_against_random_sampler(benchmark, tmp_path):
     assert json.loads(out.read_text())['results'] == results
 
 
+def test_ratios_are_medians_over_the_baselines(benchmark, monkeypatch):
+    """With a stubbed clock and peak reader the ratios are arithmetic."""
+    # Per step (round-robin: random-512, head-128; 1 warm-up + 3 rounds):
+    # seconds and peak MB.
+    seconds = iter([9, 9, 1.0, 0.5, 2.0, 0.9, 3.0, 1.5])
+    peaks = iter([99, 99, 10, 5, 30, 20, 20, 40])
+    clock = [0.]
+
+    def fake_clock():
+        return clock[0]
+
+    class FakePeak:
+        available = True
+
+        @staticmethod
+        def follow_tensors():
+            pass
+
+        def __enter__(self):
+            clock[0] += 100  # start
+            self.peak_mb = None
+            return self
+
+        def __exit__(self, *exc):
+            self.peak_mb = next(peaks)
+
+    real_step = benchmark.train_step
+
+    def timed_step(*args, **kwargs):
+        loss = real_step(*args, **kwargs)
+        clock[0] += next(seconds)
+        return loss
+
+    monkeypatch.setattr(benchmark.time, 'perf_counter', fake_clock)
+    monkeypatch.setattr(benchmark, 'PeakMemory', FakePeak)
+    monkeypatch.setattr(benchmark, 'train_step', timed_step)
+    results = benchmark.run(benchmark.parse_args([
+        '--model', 'small', '--img-size', '64', '--num-proposals', '20',
+        '--num-gts', '2', '--rounds', '3', '--variants', 'head-128'
+    ]))
+    # medians: random 2.0 s, head 0.9 s; peaks: max over rounds 30 / 40.
+    assert results['random-512']['step_s'] == 2.0
+    assert results['head-128']['time_ratio'] == pytest.approx(0.9 / 2.0)
+    assert results['head-128']['memory_ratio'] == pytest.approx(40 / 30)
+    assert results['random-512']['memory_ratio'] == 1.0
+
+
 def test_baseline_is_always_measured(benchmark):
     args = benchmark.parse_args(['--variants', 'head-128'])
     assert args.variants == ['random-512', 'head-128']
@@ -61,16 +110,17 @@ def test_2000_proposals_x_4_images_still_runs(benchmark):
     assert head['picked_per_img'] == 128
     assert 128 < head['after_nms_per_img'] <= 2006
     assert head['time_ratio'] < 5
-    if head['memory_ratio'] is not None:
-        assert head['memory_ratio'] < 1.5
+    require(head['memory_ratio'] is not None,
+            'peak memory is read from /proc/self (Linux)')
+    assert head['memory_ratio'] < 1.5
 
 
 def test_peak_memory_follows_tensors(benchmark):
     """The peak is what the block allocated, not allocator leftovers."""
     import torch
     benchmark.PeakMemory.follow_tensors()
-    if not benchmark.PeakMemory().available:
-        pytest.skip('needs /proc/self/clear_refs (Linux)')
+    require(benchmark.PeakMemory().available,
+            'needs /proc/self/clear_refs (Linux)')
     peaks = []
     for _ in range(3):
         # 4 MB tensors, freed: glibc's default would keep them in its heap

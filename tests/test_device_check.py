@@ -10,15 +10,15 @@ import os.path as osp
 import subprocess
 import sys
 
-import pytest
+from conftest import require
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 KIT = os.environ.get('KIT_DIR',
                      osp.join(ROOT, '..', 'shared', 'device-kit'))
 
 
-@pytest.mark.skipif(not osp.isdir(KIT), reason=f'no device kit at {KIT}')
 def test_dry_run_writes_the_results_file(tmp_path):
+    require(osp.isdir(KIT), f'no device kit at {KIT}')
     env = dict(os.environ, DRY_RUN='1', PY=sys.executable, KIT_DIR=KIT,
                TARGET_DIR=str(tmp_path / 'site'),
                OUT_DIR=str(tmp_path / 'out'))

@@ -23,6 +23,7 @@ from mmdet.registry import DATASETS
 from mmengine.config import Config
 
 from mmdet_ohem.utils import check_dataset_files
+from conftest import require
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 RACCOON = osp.normpath(osp.join(ROOT, '..', 'shared', 'datasets',
@@ -34,9 +35,14 @@ HARD_NEGATIVES = osp.join(ROOT, 'configs', 'hard_negatives')
 TRAIN = osp.join(ROOT, 'tools', 'train.py')
 NUM_PHOTOS = 200
 
-needs_raccoon = pytest.mark.skipif(
-    not osp.isdir(RACCOON),
-    reason=f'raccoon photos not at {RACCOON} (not shipped with the project)')
+
+@pytest.fixture
+def raccoon_photos():
+    require(osp.isdir(RACCOON), f'raccoon photos not at {RACCOON} (not '
+            'shipped with the project)')
+
+
+needs_raccoon = pytest.mark.usefixtures('raccoon_photos')
 
 
 def load_tool() -> ModuleType:
