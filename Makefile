@@ -16,17 +16,18 @@ test-dist:  ## the multi-process (torchrun, gloo) tests, marked slow
 test-slow:  ## the long end-to-end runs as well
 	$(PY) -m pytest -q tests
 
-demo:  ## the embedded benchmark: random vs OHEM, table + PNG (~15 min)
+demo:  ## the embedded set: random vs OHEM, seed 0, table + PNG in work_dirs/demo
 	@test -x $(PY) || $(MAKE) install
-	PY=$(PY) bash tools/run_demo.sh
+	$(PY) tools/run_bench.py --preset demo --work-dir work_dirs/demo --out work_dirs/demo
 
-bench:  ## README's results: 3 variants x 3 seeds + speed/memory ratios
+bench:  ## README's results: every set (BCCD_ROOT, RACCOON_ROOT) x 3 seeds -> docs/results, README
 	@test -x $(PY) || $(MAKE) install
-	PY=$(PY) bash tools/run_bench.sh
+	$(PY) tools/run_bench.py --preset bench --out docs/results
+	$(PY) tools/render_results.py
 
-ablations:  ## what was tried when OHEM fell short (seed 0, 3 knobs)
+ablations:  ## the mining variants on the embedded set, seed 0 -> work_dirs/ablations
 	@test -x $(PY) || $(MAKE) install
-	PY=$(PY) bash tools/run_ablations.sh
+	$(PY) tools/run_bench.py --preset ablations --work-dir work_dirs/ablations --out work_dirs/ablations
 
 device-check:  ## on a GPU machine: kit install, mmcv CUDA build, GPU tests, benchmark (docs/gpu.md)
 	PY=$(if $(PY_DEVICE),$(PY_DEVICE),python3) bash tools/device_check.sh

@@ -21,10 +21,13 @@ Real photos are read in place: ``BCCD_ROOT`` and ``RACCOON_ROOT`` name
 their folders (see the configs); a set whose folder is missing is skipped
 with a message.
 
-Example::
+Presets name the runs of ``make demo`` (synthetic, random vs ours, seed
+0), ``make bench`` (every set, 3 seeds) and ``make ablations`` (synthetic,
+seed 0, the mining variants); options override them. Example::
 
-    python tools/run_bench.py --sets bccd raccoon --variants random ohem \\
-        --seeds 0 1 2 --regimes scratch --work-dir work_dirs/bench
+    python tools/run_bench.py --preset bench --out docs/results
+    python tools/run_bench.py --sets bccd raccoon --variants random \\
+        ohem-nms0.5 --seeds 0 1 2 --regimes scratch warm
 """
 import argparse
 import json
@@ -38,7 +41,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, osp.join(ROOT, 'tools'))
-from compare import load_work_dir, metric_value  # noqa: E402
+from compare import compare, load_work_dir, metric_value  # noqa: E402
 
 # name: (config of its RandomSampler variant, metric, data check)
 SETS = {
@@ -66,6 +69,28 @@ VARIANTS: Dict[str, List[str]] = {
         f'{_S}nms_thr=0.5', f'{_S}nms_per_label=True',
         f'{_S}random_fraction=0.5'
     ],
+    # Ablations of paper mode: a random warm-up, CE-only ranking.
+    'ohem-paper-warmup400': _OURS + [
+        f'{_S}nms_thr=0.7', f'{_S}warmup_iters=400'
+    ],
+    'ohem-paper-rank-cls': _OURS + [
+        f'{_S}nms_thr=0.7', f'{_S}ranking=cls'
+    ],
+}
+# Named runs: `make demo`, `make bench` and `make ablations`.
+PRESETS = {
+    'demo':
+    dict(sets=['synthetic'], variants=['random', 'ohem-nms0.5'], seeds=[0],
+         regimes=['scratch']),
+    'bench':
+    dict(sets=list(SETS), variants=['random', 'mmdet-ohem', 'ohem-nms0.5'],
+         seeds=[0, 1, 2], regimes=['scratch']),
+    'ablations':
+    dict(sets=['synthetic'],
+         variants=['random', 'ohem-paper', 'ohem-nms0.5', 'ohem-label0.5',
+                   'ohem-label0.5-rand0.5', 'ohem-paper-warmup400',
+                   'ohem-paper-rank-cls'],
+         seeds=[0], regimes=['scratch']),
 }
 BASELINE = 'random'
 REGIMES = ('scratch', 'warm')
@@ -228,14 +253,13 @@ def format_summary(summary: dict) -> str:
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--sets', nargs='+', default=list(SETS),
-                        choices=list(SETS))
-    parser.add_argument('--variants', nargs='+',
-                        default=['random', 'mmdet-ohem', 'ohem-nms0.5'],
-                        choices=list(VARIANTS))
-    parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
-    parser.add_argument('--regimes', nargs='+', default=['scratch'],
-                        choices=REGIMES)
+    parser.add_argument('--preset', choices=list(PRESETS), default='bench',
+                        help='sets, variants, seeds and regimes of a named '
+                        'run; the options below override them')
+    parser.add_argument('--sets', nargs='+', choices=list(SETS))
+    parser.add_argument('--variants', nargs='+', choices=list(VARIANTS))
+    parser.add_argument('--seeds', nargs='+', type=int)
+    parser.add_argument('--regimes', nargs='+', choices=REGIMES)
     parser.add_argument('--iters', type=int, default=None,
                         help='scratch schedule length (default: the '
                         "configs' 800)")
@@ -248,6 +272,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='trainings at a time (one thread each)')
     parser.add_argument('--python', default=sys.executable)
     args = parser.parse_args(argv)
+    for key, value in PRESETS[args.preset].items():
+        if getattr(args, key) is None:
+            setattr(args, key, list(value))
     if BASELINE not in args.variants:
         args.variants.insert(0, BASELINE)
     return args
@@ -291,6 +318,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             with open(stem + '.md', 'w') as f:
                 f.write(table + '\n')
             print(table, flush=True)
+            # Every metric, the loss curves and the fg share, seeds grouped.
+            names = [v for v in args.variants for _ in args.seeds]
+            compare(
+                [dirs[v, seed] for v in args.variants for seed in args.seeds],
+                names, out=stem + '.png')
     print(f'==> {time.time() - start:.0f} s', flush=True)
     return 0
 
