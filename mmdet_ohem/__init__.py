@@ -1,16 +1,47 @@
-"""mmdet-ohem: paper-faithful Online Hard Example Mining for MMDetection.
+"""mmdet-ohem: Online Hard Example Mining for MMDetection 3.x.
 
 Importing the package registers its modules in MMDetection's registries
 (``MODELS``, ``TASK_UTILS``, ``HOOKS``), so configs under
-``default_scope='mmdet'`` name them without a prefix.
+``default_scope='mmdet'`` name them without a prefix. The shipped configs
+are package data: :func:`config_path` gives their path, e.g. for
+``python tools/train.py $(python -c "import mmdet_ohem;
+print(mmdet_ohem.config_path('faster_rcnn_ohem.py'))")``.
 """
+import os.path as osp
+
 from .compat import apply_stack_fixes
 from .version import __version__
 
 apply_stack_fixes()
 
-from .hooks import *  # noqa: F401,F403,E402
-from .roi_heads import *  # noqa: F401,F403,E402
-from .samplers import *  # noqa: F401,F403,E402
+from .hooks import MiningStatsHook, RNGStateHook  # noqa: E402
+from .roi_heads import MiningResult, OHEMRoIHead  # noqa: E402
+from .samplers import Candidates, LossRankedOHEMSampler, Picks  # noqa: E402
 
-__all__ = ['__version__', 'apply_stack_fixes']
+CONFIGS = osp.join(osp.dirname(osp.abspath(__file__)), 'configs')
+
+
+def config_path(name: str) -> str:
+    """Absolute path of a shipped config, e.g. ``'faster_rcnn_ohem.py'``
+    or ``'bccd/faster-rcnn_r18-tiny_fpn_random_bccd.py'``.
+
+    Raises:
+        FileNotFoundError: If no such config is shipped (lists them).
+    """
+    path = osp.join(CONFIGS, name)
+    if not osp.isfile(path):
+        import glob
+        shipped = sorted(
+            osp.relpath(p, CONFIGS)
+            for p in glob.glob(osp.join(CONFIGS, '**', '*.py'),
+                               recursive=True))
+        raise FileNotFoundError(f'no config {name!r} in {CONFIGS}; shipped: '
+                                + ', '.join(shipped))
+    return path
+
+
+__all__ = [
+    '__version__', 'apply_stack_fixes', 'config_path', 'Candidates',
+    'LossRankedOHEMSampler', 'MiningResult', 'MiningStatsHook',
+    'OHEMRoIHead', 'Picks', 'RNGStateHook'
+]

@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from mmdet_ohem.datasets import hard_negatives as hn
+from mmdet_ohem.benchmark import hard_negatives as hn
 
 SIZE = 128
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -25,7 +25,7 @@ from mmengine.config import Config
 from mmengine.runner import IterBasedTrainLoop, set_random_seed
 from mmengine.runner.checkpoint import _load_checkpoint, save_checkpoint
 
-from mmdet_ohem.datasets.hard_negatives import generate
+from mmdet_ohem.benchmark.hard_negatives import generate
 from mmdet_ohem.hooks import RNGStateHook, rng_state_hook
 from mmdet_ohem.samplers import LossRankedOHEMSampler
 from conftest import free_port

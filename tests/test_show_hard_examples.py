@@ -10,7 +10,7 @@ from mmdet.registry import MODELS
 from mmdet.visualization import DetLocalVisualizer
 from mmengine.config import Config
 
-from mmdet_ohem.datasets.hard_negatives import generate
+from mmdet_ohem.benchmark.hard_negatives import generate
 from mmdet_ohem.samplers import LossRankedOHEMSampler
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))

@@ -5,24 +5,16 @@ Example::
     python tools/generate_hard_negatives.py --out data/hard_negatives
 """
 import argparse
-import importlib.util
 import os
 import sys
 
+from _package_files import load_package_file
+
 
 def _load_generator():
-    """Returns ``generate`` from the package, or from the file itself."""
-    try:
-        from mmdet_ohem.datasets.hard_negatives import generate
-    except ImportError:  # not installed: load the self-contained file
-        path = os.path.join(
-            os.path.dirname(os.path.abspath(__file__)), '..', 'mmdet_ohem',
-            'datasets', 'hard_negatives.py')
-        spec = importlib.util.spec_from_file_location('hard_negatives', path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        generate = module.generate
-    return generate
+    """``generate``, from the package file alone (no torch, no mmdet)."""
+    return load_package_file(os.path.join('benchmark',
+                                          'hard_negatives.py')).generate
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -1,3 +1,3 @@
-from .loss_ranked_ohem_sampler import Candidates, LossRankedOHEMSampler
+from .loss_ranked_ohem_sampler import Candidates, LossRankedOHEMSampler, Picks
 
-__all__ = ['Candidates', 'LossRankedOHEMSampler']
+__all__ = ['Candidates', 'LossRankedOHEMSampler', 'Picks']

@@ -1,0 +1,1 @@
+"""The embedded benchmark's data generator (not a dataset class)."""

@@ -1,1 +1,0 @@
-"""Datasets and dataset generators of mmdet-ohem."""
