@@ -125,10 +125,9 @@ class MiningStatsHook(Hook):
                 f'nms_thr={nms_thr} >= the RPN proposal NMS IoU {rpn_iou}: '
                 'the proposals were already NMS-ed at that IoU (per FPN '
                 'level), so the NMS by loss keeps almost all of them (watch '
-                'ohem/num_after_nms). '
-                'On the embedded benchmark this collapsed training (1.4 AP '
-                'vs 22.7 at nms_thr=0.5); consider an nms_thr below the '
-                'RPN\'s.',
+                'ohem/num_after_nms) and the picks pile onto clusters of '
+                'near-duplicates; consider an nms_thr below the RPN\'s '
+                '(docs/benchmark.md).',
                 logger='current',
                 level=logging.WARNING)
 
