@@ -45,9 +45,9 @@ from compare import compare, load_work_dir, metric_value  # noqa: E402
 
 # name: (config of its RandomSampler variant, metric, data check)
 SETS = {
-    'synthetic': ('configs/hard_negatives/'
-                  'faster-rcnn_r18-tiny_fpn_random_hard-negatives.py',
-                  'bbox_mAP', None),
+    'synthetic':
+    ('configs/hard_negatives/'
+     'faster-rcnn_r18-tiny_fpn_random_hard-negatives.py', 'bbox_mAP', None),
     'bccd': ('configs/bccd/faster-rcnn_r18-tiny_fpn_random_bccd.py',
              'bbox_mAP', 'BCCD_ROOT'),
     'raccoon': ('configs/raccoon/faster-rcnn_r18-tiny_fpn_random_raccoon.py',
@@ -62,41 +62,62 @@ _OURS = [
 VARIANTS: Dict[str, List[str]] = {
     'random': [],
     'mmdet-ohem': [f'{_S}type=OHEMSampler'],
-    'ohem-paper': _OURS + [f'{_S}nms_thr=0.7'],
-    'ohem-nms0.5': _OURS + [f'{_S}nms_thr=0.5'],
-    'ohem-label0.5': _OURS + [f'{_S}nms_thr=0.5', f'{_S}nms_per_label=True'],
-    'ohem-label0.5-rand0.5': _OURS + [
+    'ohem-paper':
+    _OURS + [f'{_S}nms_thr=0.7'],
+    'ohem-nms0.5':
+    _OURS + [f'{_S}nms_thr=0.5'],
+    'ohem-label0.5':
+    _OURS + [f'{_S}nms_thr=0.5', f'{_S}nms_per_label=True'],
+    'ohem-label0.5-rand0.5':
+    _OURS + [
         f'{_S}nms_thr=0.5', f'{_S}nms_per_label=True',
         f'{_S}random_fraction=0.5'
     ],
+    # The authors' exact mining (configs/...ohem-paper...): per-label NMS
+    # at 0.7, smooth-L1 ranking and training.
+    'ohem-authors':
+    _OURS + [
+        f'{_S}nms_thr=0.7', f'{_S}nms_per_label=True',
+        'model.roi_head.bbox_head.loss_bbox.type=SmoothL1Loss',
+        'model.roi_head.bbox_head.loss_bbox.beta=1.0'
+    ],
     # Ablations of paper mode: a random warm-up, CE-only ranking.
-    'ohem-paper-warmup400': _OURS + [
-        f'{_S}nms_thr=0.7', f'{_S}warmup_iters=400'
-    ],
-    'ohem-paper-rank-cls': _OURS + [
-        f'{_S}nms_thr=0.7', f'{_S}ranking=cls'
-    ],
+    'ohem-paper-warmup400':
+    _OURS + [f'{_S}nms_thr=0.7', f'{_S}warmup_iters=400'],
+    'ohem-paper-rank-cls':
+    _OURS + [f'{_S}nms_thr=0.7', f'{_S}ranking=cls'],
 }
 # Named runs: `make demo`, `make bench` and `make ablations`.
 PRESETS = {
     'demo':
-    dict(sets=['synthetic'], variants=['random', 'ohem-nms0.5'], seeds=[0],
-         regimes=['scratch']),
+    dict(
+        sets=['synthetic'],
+        variants=['random', 'ohem-nms0.5'],
+        seeds=[0],
+        regimes=['scratch']),
     'bench':
-    dict(sets=list(SETS), variants=['random', 'mmdet-ohem', 'ohem-nms0.5'],
-         seeds=[0, 1, 2], regimes=['scratch']),
+    dict(
+        sets=list(SETS),
+        variants=['random', 'mmdet-ohem', 'ohem-nms0.5'],
+        seeds=[0, 1, 2],
+        regimes=['scratch']),
     'ablations':
-    dict(sets=['synthetic'],
-         variants=['random', 'ohem-paper', 'ohem-nms0.5', 'ohem-label0.5',
-                   'ohem-label0.5-rand0.5', 'ohem-paper-warmup400',
-                   'ohem-paper-rank-cls'],
-         seeds=[0], regimes=['scratch']),
+    dict(
+        sets=['synthetic'],
+        variants=[
+            'random', 'ohem-paper', 'ohem-authors', 'ohem-nms0.5',
+            'ohem-label0.5', 'ohem-label0.5-rand0.5', 'ohem-paper-warmup400',
+            'ohem-paper-rank-cls'
+        ],
+        seeds=[0],
+        regimes=['scratch']),
 }
 BASELINE = 'random'
 REGIMES = ('scratch', 'warm')
 
 
-def schedule(iters: int, lr: Optional[float] = None,
+def schedule(iters: int,
+             lr: Optional[float] = None,
              decay: bool = True) -> List[str]:
     """Options for an ``iters``-long run of the benchmark base schedule.
 
@@ -147,8 +168,8 @@ class Job:
         ] + self.options
         log = open(self.work_dir + '.log', 'w')
         env = dict(os.environ, OMP_NUM_THREADS='1')
-        return subprocess.Popen(cmd, cwd=ROOT, stdout=log,
-                                stderr=subprocess.STDOUT, env=env)
+        return subprocess.Popen(
+            cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
 
 
 def run_jobs(jobs: List[Job], metric: str, num_parallel: int,
@@ -173,10 +194,10 @@ def run_jobs(jobs: List[Job], metric: str, num_parallel: int,
                 raise SystemExit(f'{job.name} failed')
 
 
-def plan(set_name: str, regime: str, variants: Sequence[str],
-         seeds: Sequence[int], work: str, warm_iters: int,
-         iters: Optional[int]) -> Tuple[List[Job], List[Job],
-                                        Dict[Tuple[str, int], str]]:
+def plan(
+    set_name: str, regime: str, variants: Sequence[str], seeds: Sequence[int],
+    work: str, warm_iters: int, iters: Optional[int]
+) -> Tuple[List[Job], List[Job], Dict[Tuple[str, int], str]]:
     """Stage-1 jobs (warm starts), variant jobs, and their work dirs."""
     config = SETS[set_name][0]
     first, second, dirs = [], [], {}
@@ -189,21 +210,21 @@ def plan(set_name: str, regime: str, variants: Sequence[str],
                 Job(f'{set_name}/warm-start/s{seed}', config, warm_dir,
                     seed_opts + schedule(warm_iters, decay=False)))
             start_opts = [f'load_from={warm_dir}/iter_{warm_iters}.pth'
-                          ] + schedule(warm_iters, lr=0.01)
+                          ] + schedule(
+                              warm_iters, lr=0.01)
         elif iters is not None:
             start_opts = schedule(iters)
         for variant in variants:
             work_dir = osp.join(work, set_name, f'{regime}_{variant}_s{seed}')
             dirs[variant, seed] = work_dir
             second.append(
-                Job(f'{set_name}/{regime}/{variant}/s{seed}', config,
-                    work_dir, seed_opts + start_opts + VARIANTS[variant]))
+                Job(f'{set_name}/{regime}/{variant}/s{seed}', config, work_dir,
+                    seed_opts + start_opts + VARIANTS[variant]))
     return first, second, dirs
 
 
 def summarize(set_name: str, regime: str, variants: Sequence[str],
-              seeds: Sequence[int],
-              dirs: Dict[Tuple[str, int], str]) -> dict:
+              seeds: Sequence[int], dirs: Dict[Tuple[str, int], str]) -> dict:
     """Per-seed metric of each variant (in %), and fg share when logged."""
     metric = SETS[set_name][1]
     runs: Dict[str, Dict[str, Optional[float]]] = {}
@@ -235,17 +256,16 @@ def format_summary(summary: dict) -> str:
         std = statistics.stdev(got) if len(got) > 1 else 0.
         cells = ['–' if v is None else f'{v:.1f}' for v in vals]
         deltas = [
-            None if v is None or base is None or base[s] is None else
-            v - base[s] for v, s in zip(vals, seeds)
+            None if v is None or base is None or base[s] is None else v -
+            base[s] for v, s in zip(vals, seeds)
         ]
         shown = [d for d in deltas if d is not None]
         delta_cells = ' / '.join('–' if d is None else f'{d:+.1f}'
                                  for d in deltas)
         mean_delta = f'{statistics.fmean(shown):+.1f}' if shown and \
             variant != BASELINE else ''
-        lines.append(f'| {variant} | ' + ' | '.join(cells) +
-                     (f' | {mean:.1f} ± {std:.1f}' if mean is not None
-                      else ' | –') +
+        lines.append(f'| {variant} | ' + ' | '.join(cells) + (
+            f' | {mean:.1f} ± {std:.1f}' if mean is not None else ' | –') +
                      f" | {delta_cells if variant != BASELINE else ''} |"
                      f' {mean_delta} |')
     return '\n'.join(lines)
@@ -253,23 +273,37 @@ def format_summary(summary: dict) -> str:
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--preset', choices=list(PRESETS), default='bench',
-                        help='sets, variants, seeds and regimes of a named '
-                        'run; the options below override them')
+    parser.add_argument(
+        '--preset',
+        choices=list(PRESETS),
+        default='bench',
+        help='sets, variants, seeds and regimes of a named '
+        'run; the options below override them')
     parser.add_argument('--sets', nargs='+', choices=list(SETS))
     parser.add_argument('--variants', nargs='+', choices=list(VARIANTS))
     parser.add_argument('--seeds', nargs='+', type=int)
     parser.add_argument('--regimes', nargs='+', choices=REGIMES)
-    parser.add_argument('--iters', type=int, default=None,
-                        help='scratch schedule length (default: the '
-                        "configs' 800)")
-    parser.add_argument('--warm-iters', type=int, default=400,
-                        help='iterations of the warm start, and after it')
+    parser.add_argument(
+        '--iters',
+        type=int,
+        default=None,
+        help='scratch schedule length (default: the '
+        "configs' 800)")
+    parser.add_argument(
+        '--warm-iters',
+        type=int,
+        default=400,
+        help='iterations of the warm start, and after it')
     parser.add_argument('--work-dir', default='work_dirs/bench')
-    parser.add_argument('--out', default='work_dirs/bench/results',
-                        help='where the JSON and Markdown summaries go')
-    parser.add_argument('--jobs', type=int, default=2,
-                        help='trainings at a time (one thread each)')
+    parser.add_argument(
+        '--out',
+        default='work_dirs/bench/results',
+        help='where the JSON and Markdown summaries go')
+    parser.add_argument(
+        '--jobs',
+        type=int,
+        default=2,
+        help='trainings at a time (one thread each)')
     parser.add_argument('--python', default=sys.executable)
     args = parser.parse_args(argv)
     for key, value in PRESETS[args.preset].items():
@@ -287,21 +321,24 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for set_name in args.sets:
         env_var = SETS[set_name][2]
         if env_var and not osp.isdir(os.environ.get(env_var, '')):
-            print(f'==> skipping {set_name}: set {env_var} to its folder',
-                  flush=True)
+            print(
+                f'==> skipping {set_name}: set {env_var} to its folder',
+                flush=True)
             continue
         if set_name == 'synthetic':
             subprocess.run([
                 args.python,
-                osp.join(ROOT, 'tools', 'generate_hard_negatives.py'),
-                '--out', osp.join(ROOT, 'data', 'hard_negatives')
-            ], check=True)
+                osp.join(ROOT, 'tools', 'generate_hard_negatives.py'), '--out',
+                osp.join(ROOT, 'data', 'hard_negatives')
+            ],
+                           check=True)
         if set_name == 'raccoon':
             subprocess.run([
                 args.python,
                 osp.join(ROOT, 'tools', 'prepare_raccoon.py'), '--root',
                 os.environ[env_var]
-            ], check=True)
+            ],
+                           check=True)
         for regime in args.regimes:
             first, second, dirs = plan(set_name, regime, args.variants,
                                        args.seeds, args.work_dir,
@@ -322,7 +359,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             names = [v for v in args.variants for _ in args.seeds]
             compare(
                 [dirs[v, seed] for v in args.variants for seed in args.seeds],
-                names, out=stem + '.png')
+                names,
+                out=stem + '.png')
     print(f'==> {time.time() - start:.0f} s', flush=True)
     return 0
 
