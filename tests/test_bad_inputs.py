@@ -352,6 +352,38 @@ def test_zero_area_and_out_of_image_proposals(batch, head_type):
     assert_finite(losses)
 
 
+# Inverted and NaN/inf proposals (a bad precomputed proposal file, say).
+# mmdet's RandomSampler draws them like any RoI and mmcv's CPU RoIAlign then
+# dies with "roi_width >= 0 && roi_height >= 0 INTERNAL ASSERT FAILED";
+# OHEM scores every candidate, so it would die every step: they are dropped.
+MALFORMED = torch.tensor([[50., 10., 20., 60.], [10., 60., 50., 20.],
+                          [float('nan'), 0., 10., 10.],
+                          [0., 0., float('inf'), 10.],
+                          [0., -float('inf'), 10., 10.]])
+
+
+@pytest.mark.parametrize('head_type', HEADS)
+def test_malformed_proposals_are_dropped_with_one_warning(batch, head_type):
+    x, proposals, samples = batch
+    props = [proposals_of(torch.cat([MALFORMED, p.bboxes]))
+             for p in proposals]
+    head = build_head(ohem_sampler(1000, nms_thr=None), head_type)
+    with pytest.warns(UserWarning, match='candidate RoIs with x2 < x1') \
+            as caught:
+        losses, picks = train_step(head, x, props, samples)
+    assert len([w for w in caught if 'dropped' in str(w.message)]) == 1
+    assert_finite(losses)
+    # Everything else is a candidate, and with room for all, picked.
+    for res, p, s in zip(picks, proposals, samples):
+        assert boxes_of(res) == sorted(map(tuple, torch.cat(
+            [s.gt_instances.bboxes, p.bboxes]).tolist()))
+    assert head.bbox_sampler.num_malformed == 2 * len(MALFORMED)
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')  # warned once: now silent
+        train_step(head, x, props, samples)
+    assert head.bbox_sampler.num_malformed == 4 * len(MALFORMED)
+
+
 def test_boxes_at_negative_coordinates_stay_in_their_image():
     # mmcv's batched_nms would shift image 1 by max coordinate + 1 = 31,
     # moving RoI 2 onto RoI 0 (IoU 1): one image suppressing another's.

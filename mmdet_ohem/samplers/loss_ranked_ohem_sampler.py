@@ -141,6 +141,8 @@ class LossRankedOHEMSampler(BaseSampler):
         self.stats: dict = {}
         self._batch_totals: Optional[Counter] = None
         self._warned_non_finite = False
+        self._warned_malformed = False
+        self.num_malformed = 0
         check_per_roi_losses(self.bbox_head, ranking)
 
     @property
@@ -160,7 +162,7 @@ class LossRankedOHEMSampler(BaseSampler):
             gt_instances (InstanceData): Has ``bboxes`` and ``labels``.
 
         Returns:
-            Candidates: Every non-ignored RoI of the image.
+            Candidates: Every non-ignored, well-formed RoI of the image.
         """
         return self.batch_candidates([assign_result], [pred_instances],
                                      [gt_instances])[0]
@@ -181,7 +183,8 @@ class LossRankedOHEMSampler(BaseSampler):
             gt_instances (list[InstanceData]): Have ``bboxes``, ``labels``.
 
         Returns:
-            list[Candidates]: Every non-ignored RoI of each image.
+            list[Candidates]: Every non-ignored, well-formed RoI of each
+            image (see :func:`malformed_boxes`).
         """
         images = []
         for assign_result, pred, gt in zip(assign_results, pred_instances,
@@ -205,21 +208,27 @@ class LossRankedOHEMSampler(BaseSampler):
         if not images:
             return []
         gt_inds = torch.cat([a.gt_inds for _, _, a, _ in images])
-        # Row kind: 0 positive (gt_inds > 0), 1 negative (0), 2 ignored.
+        # Row kind: 0 positive (gt_inds > 0), 1 negative (0), 2 ignored,
+        # 3 malformed (dropped like the ignored ones).
         kind = 1 - gt_inds.clamp(-1, 1)
+        kind = torch.where(
+            malformed_boxes(
+                get_box_tensor(cat_boxes([p for p, _, _, _ in images]))),
+            kind.new_tensor(3), kind)
         key = torch.cat([
-            a.gt_inds.new_full((len(a.gt_inds), ), 3 * i)
+            a.gt_inds.new_full((len(a.gt_inds), ), 4 * i)
             for i, (_, _, a, _) in enumerate(images)
         ]) + kind
         # A stable sort keeps each kind's rows in ascending prior order.
         order = torch.sort(key, stable=True)[1]
-        counts = torch.bincount(key, minlength=3 * len(images)).tolist()
+        counts = torch.bincount(key, minlength=4 * len(images)).tolist()
+        self._warn_malformed(sum(counts[3::4]))
         chunks = order.split(counts)
         batch, start = [], 0
         for i, (priors, gt_bboxes, assign_result, gt_flags) in enumerate(
                 images):
-            pos_inds, neg_inds = chunks[3 * i] - start, \
-                chunks[3 * i + 1] - start
+            pos_inds, neg_inds = chunks[4 * i] - start, \
+                chunks[4 * i + 1] - start
             start += len(assign_result.gt_inds)
             result = SamplingResult(pos_inds, neg_inds, priors, gt_bboxes,
                                     assign_result, gt_flags)
@@ -404,6 +413,18 @@ class LossRankedOHEMSampler(BaseSampler):
     def _sample_neg(self, *args, **kwargs):
         raise NotImplementedError('ranked jointly in `select`')
 
+    def _warn_malformed(self, num: int) -> None:
+        """Warn once per sampler that malformed candidates are dropped."""
+        self.num_malformed += num
+        if self._warned_malformed or not num:
+            return
+        self._warned_malformed = True
+        warnings.warn(
+            f'{num} candidate RoIs with x2 < x1, y2 < y1 or NaN/inf '
+            'coordinates were dropped before the readonly pass (mmcv\'s '
+            'RoIAlign refuses them); later ones are dropped silently and '
+            'counted in `num_malformed` of the sampler (warned once).')
+
     def _warn_non_finite(self, num_non_finite: int) -> None:
         """Warn once per sampler that NaN/inf-loss RoIs are being skipped."""
         if self._warned_non_finite or not num_non_finite:
@@ -450,3 +471,13 @@ class LossRankedOHEMSampler(BaseSampler):
             loss_picked=totals['loss_picked'] / picked if picked else 0.,
             loss_all=totals['loss_all'] /
             totals['finite'] if totals['finite'] else 0.)
+
+
+def malformed_boxes(boxes: Tensor) -> Tensor:
+    """Rows of ``boxes`` (x1, y1, x2, y2) that no RoI op can take.
+
+    Inverted boxes (x2 < x1 or y2 < y1) and NaN/inf coordinates; zero-area
+    boxes are well-formed (RoIAlign samples them as a point).
+    """
+    return ~torch.isfinite(boxes).all(dim=1) | (boxes[:, 2] < boxes[:, 0]) \
+        | (boxes[:, 3] < boxes[:, 1])
