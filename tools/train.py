@@ -71,6 +71,12 @@ def parse_args() -> argparse.Namespace:
     # When using PyTorch version >= 2.0.0, the `torch.distributed.launch`
     # will pass the `--local-rank` parameter to `tools/train.py` instead
     # of `--local_rank`.
+    parser.add_argument(
+        '--check-images',
+        action='store_true',
+        help='decode every image of the train and val datasets as the '
+        'pipeline will, before training, and stop naming each file that '
+        'fails')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
     if 'LOCAL_RANK' not in os.environ:
@@ -101,9 +107,20 @@ def main() -> None:
     from mmengine.utils import import_modules_from_strings
 
     import mmdet_ohem  # noqa: F401
-    from mmdet_ohem.utils import setup_cpu_distributed
+    from mmdet_ohem.utils import check_images, setup_cpu_distributed
     if cfg.get('custom_imports', None):
         import_modules_from_strings(**cfg['custom_imports'])
+
+    if args.check_images:
+        from mmdet.utils import register_all_modules
+        register_all_modules()
+        bad = check_images(cfg)
+        for image in bad:
+            print(f'cannot load {image.path} ({image.where}): {image.error}; '
+                  f'{image.fix}', file=sys.stderr)
+        if bad:
+            sys.exit(f'{len(bad)} image(s) would stop training; see above')
+        print('--check-images: every image decodes', file=sys.stderr)
 
     # Reduce the number of repeated compilations and improve
     # training speed.
