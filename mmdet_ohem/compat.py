@@ -7,21 +7,11 @@ without it. :func:`apply_stack_fixes` runs when ``mmdet_ohem`` is imported,
 before anything from mmdet is.
 """
 import os.path as osp
-import warnings
 from typing import Optional, Union
 
 import torch
 
-# Deprecations the stack raises at import time on every run (dozens of
-# lines), which hide the warnings a user must see; none is actionable by us.
-NOISE = (
-    # mmcv/mmdet decorate functions with torch.jit.script (deprecated 2.10+)
-    (DeprecationWarning, r'`torch\.jit\.(script|interface)` is deprecated'),
-    # mmengine imports pkg_resources (setuptools < 81 still ships it)
-    (UserWarning, r'pkg_resources is deprecated as an API'),
-    # mmengine's optimizer registry touches torch.cuda.amp aliases
-    (FutureWarning, r'.*torch\.cuda\.amp\..*is deprecated'),
-)
+from .utils.noise import NOISE, silence_import_noise  # noqa: F401
 
 
 def load_from_local(filename: str,
@@ -48,12 +38,6 @@ def load_from_local(filename: str,
     if not osp.isfile(filename):
         raise FileNotFoundError(f'{filename} can not be found.')
     return torch.load(filename, map_location=map_location, weights_only=False)
-
-
-def silence_import_noise() -> None:
-    """Hide the stack's known, non-actionable deprecation warnings."""
-    for category, message in NOISE:
-        warnings.filterwarnings('ignore', message=message, category=category)
 
 
 def apply_stack_fixes() -> None:

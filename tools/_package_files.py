@@ -33,6 +33,12 @@ def load_package_file(relpath: str) -> ModuleType:
     return module
 
 
+def silence_import_noise() -> None:
+    """The package's warning filters (``utils/noise.py``), for a tool that
+    imports mmengine before ``mmdet_ohem``."""
+    load_package_file(osp.join('utils', 'noise.py')).silence_import_noise()
+
+
 def load_data_check() -> ModuleType:
     """``mmdet_ohem/utils/data_check.py``, loaded without the package."""
     return load_package_file(osp.join('utils', 'data_check.py'))

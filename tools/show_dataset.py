@@ -19,11 +19,10 @@ import sys
 import warnings
 from typing import List, Optional, Sequence, Tuple
 
-# mmengine imports pkg_resources, whose deprecation warning would open every
-# run; it is not actionable here.
-warnings.filterwarnings(
-    'ignore', message='pkg_resources is deprecated as an API',
-    category=UserWarning)
+import _package_files  # isort: skip (before mmengine)
+
+# The stack's start-up warnings, filtered before mmengine is imported.
+_package_files.silence_import_noise()
 
 import numpy as np  # noqa: E402
 
@@ -50,7 +49,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         default=0,
         help='index of the first image (default: %(default)s)')
     parser.add_argument(
-        '--cols', type=int, default=3, help='grid columns (default: '
+        '--cols',
+        type=int,
+        default=3,
+        help='grid columns (default: '
         '%(default)s)')
     parser.add_argument(
         '--tile',
@@ -58,7 +60,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         default=256,
         help='side of a tile in pixels (default: %(default)s)')
     parser.add_argument(
-        '--gap', type=int, default=4, help='pixels between tiles '
+        '--gap',
+        type=int,
+        default=4,
+        help='pixels between tiles '
         '(default: %(default)s)')
     parser.add_argument(
         '--hard-negatives',
@@ -108,8 +113,10 @@ def load_split(data_root: str, split: str) -> dict:
         coco = json.load(f)
     cats = sorted(coco['categories'], key=lambda c: c['id'])
     label_of = {c['id']: i for i, c in enumerate(cats)}
-    images = {img['id']: dict(img, bboxes=[], labels=[])
-              for img in coco['images']}
+    images = {
+        img['id']: dict(img, bboxes=[], labels=[])
+        for img in coco['images']
+    }
     for ann in coco['annotations']:
         x, y, w, h = ann['bbox']
         images[ann['image_id']]['bboxes'].append([x, y, x + w, y + h])
@@ -166,13 +173,15 @@ def draw_tile(visualizer, img_info: dict, tile: int,
             font_sizes=max(6, tile // 40),
             vertical_alignments='bottom',
             horizontal_alignments=['right' if r else 'left' for r in right],
-            bboxes=dict(facecolor=tuple(c / 255 for c in NEG_COLOR),
-                        alpha=0.6, pad=0.3, edgecolor='none'))
+            bboxes=dict(
+                facecolor=tuple(c / 255 for c in NEG_COLOR),
+                alpha=0.6,
+                pad=0.3,
+                edgecolor='none'))
     return visualizer.get_image()
 
 
-def grid_shape(num: int, cols: int, tile: int,
-               gap: int) -> Tuple[int, int]:
+def grid_shape(num: int, cols: int, tile: int, gap: int) -> Tuple[int, int]:
     """``(height, width)`` of a grid of ``num`` tiles, ``cols`` per row."""
     cols = min(cols, num)
     rows = math.ceil(num / cols)
@@ -200,8 +209,10 @@ def save_png(image: np.ndarray, path: str, colors: int) -> None:
     pil = Image.fromarray(image)
     if colors:
         # No dithering: its pixel noise would undo most of the saving.
-        pil = pil.quantize(colors=colors, method=Image.Quantize.MEDIANCUT,
-                           dither=Image.Dither.NONE)
+        pil = pil.quantize(
+            colors=colors,
+            method=Image.Quantize.MEDIANCUT,
+            dither=Image.Dither.NONE)
     pil.save(path, optimize=True)
 
 
@@ -218,8 +229,10 @@ def main(argv: Optional[Sequence[str]] = None) -> np.ndarray:
         images = [i for i in images if i['bboxes'] and i['hard_negatives']]
     images = images[args.start:args.start + args.num]
     if not images:
-        print(f'No images from index {args.start} in {args.split} '
-              f'({len(data["images"])} images)', file=sys.stderr)
+        print(
+            f'No images from index {args.start} in {args.split} '
+            f'({len(data["images"])} images)',
+            file=sys.stderr)
         sys.exit(1)
 
     from mmdet.visualization import DetLocalVisualizer
@@ -232,7 +245,8 @@ def main(argv: Optional[Sequence[str]] = None) -> np.ndarray:
     with warnings.catch_warnings():
         # mmengine flags x2 == width as out of bounds; boxes may end there.
         warnings.filterwarnings(
-            'ignore', message='Warning: The .* is out of bounds',
+            'ignore',
+            message='Warning: The .* is out of bounds',
             category=UserWarning)
         tiles = [
             draw_tile(visualizer, img, args.tile, args.hard_negatives)

@@ -33,16 +33,13 @@ import sys
 import warnings
 from typing import List, Optional, Sequence, Tuple
 
-# mmengine imports pkg_resources, whose deprecation warning would open every
-# run; mmdet_ohem.compat silences it, but is imported after the input check.
-warnings.filterwarnings(
-    'ignore', message='pkg_resources is deprecated as an API',
-    category=UserWarning)
+import _package_files  # isort: skip (before mmengine)
+
+# The stack's start-up warnings, filtered before mmengine is imported.
+_package_files.silence_import_noise()
 
 import numpy as np  # noqa: E402
 from mmengine.config import Config, ConfigDict, DictAction  # noqa: E402
-
-from _package_files import load_data_check  # noqa: E402
 
 GT_COLOR = (0, 220, 0)  # RGB, as mmengine's Visualizer takes tuples
 FG_COLOR = (255, 140, 0)
@@ -52,8 +49,11 @@ SPLITS = ('train', 'val')
 
 def _mpl(color: Tuple[int, int, int], alpha: float = 0.7) -> dict:
     """A text background in ``color`` (matplotlib wants 0-1 floats)."""
-    return dict(facecolor=tuple(c / 255 for c in color), alpha=alpha,
-                pad=0.3, edgecolor='none')
+    return dict(
+        facecolor=tuple(c / 255 for c in color),
+        alpha=alpha,
+        pad=0.3,
+        edgecolor='none')
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -111,7 +111,8 @@ def check_inputs(cfg: Config, checkpoint: str, split: str) -> None:
     if not cfg.get(key):
         raise FileNotFoundError(f'The config has no {key}')
     # Pass the one loader; data_check skips val_dataloader without val_cfg.
-    load_data_check().check_dataset_files({key: cfg[key]}, loaders=(key, ))
+    _package_files.load_data_check().check_dataset_files({key: cfg[key]},
+                                                         loaders=(key, ))
 
 
 def _inner_dataset(dataset_cfg: ConfigDict) -> ConfigDict:
@@ -212,16 +213,15 @@ def mine_image(model, data: dict) -> dict:
     with torch.no_grad():
         x = model.extract_feat(inputs)
         # TwoStageDetector.loss: the training proposals, not the test ones.
-        proposal_cfg = model.train_cfg.get('rpn_proposal',
-                                           model.test_cfg.rpn)
+        proposal_cfg = model.train_cfg.get('rpn_proposal', model.test_cfg.rpn)
         rpn_results_list = model.rpn_head.predict_by_feat(
             *model.rpn_head(x),
             batch_img_metas=[s.metainfo for s in samples],
             cfg=proposal_cfg,
             rescale=False)
         # OHEMRoIHead.loss, up to the mining: the same candidates and picks.
-        mined = head.mine_hard_examples(x, head.assign(rpn_results_list,
-                                                       samples))
+        mined = head.mine_hard_examples(x,
+                                        head.assign(rpn_results_list, samples))
     picked = mined.picks[0]
     bboxes = torch.cat([picked.pos_priors, picked.neg_priors]).cpu()
     pick_losses = mined.losses.cpu()
@@ -281,13 +281,12 @@ def draw_gallery_image(visualizer, result: dict, classes: Sequence[str],
         colors = [FG_COLOR if is_pos[i] else BG_COLOR for i in back]
         visualizer.draw_bboxes(
             bboxes[back], edge_colors=colors, line_widths=1.5)
-        visualizer.draw_texts(
-            [f'{float(losses[i]):.2f}' for i in back],
-            bboxes[back, :2].numpy() + 1,
-            colors='white',
-            font_sizes=font,
-            vertical_alignments='top',
-            bboxes=[_mpl(c) for c in colors])
+        visualizer.draw_texts([f'{float(losses[i]):.2f}' for i in back],
+                              bboxes[back, :2].numpy() + 1,
+                              colors='white',
+                              font_sizes=font,
+                              vertical_alignments='top',
+                              bboxes=[_mpl(c) for c in colors])
     num = len(result['bboxes'])
     num_fg = int(result['is_pos'].sum())
     visualizer.draw_texts(
@@ -356,10 +355,10 @@ def show_hard_examples(args: argparse.Namespace) -> List[dict]:
             # mmengine flags x2 == width as out of bounds, but proposals
             # are clipped to exactly that.
             warnings.filterwarnings(
-                'ignore', message='Warning: The .* is out of bounds',
+                'ignore',
+                message='Warning: The .* is out of bounds',
                 category=UserWarning)
-            canvas = draw_gallery_image(visualizer, result, classes,
-                                        args.top)
+            canvas = draw_gallery_image(visualizer, result, classes, args.top)
         mmcv.imwrite(canvas[..., ::-1], result['out_file'])
         stats = result['stats']
         print(f'{result["out_file"]}: {len(result["bboxes"])} picks of '

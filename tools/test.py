@@ -17,16 +17,13 @@ import sys
 import warnings
 from copy import deepcopy
 
-# mmengine imports pkg_resources, whose deprecation warning would open every
-# run; mmdet_ohem.compat silences it, but is imported after the data check.
-warnings.filterwarnings(
-    'ignore', message='pkg_resources is deprecated as an API',
-    category=UserWarning)
+import _package_files  # isort: skip (before mmengine)
+
+# The stack's start-up warnings, filtered before mmengine is imported.
+_package_files.silence_import_noise()
 
 from mmengine import ConfigDict  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
-
-from _package_files import load_data_check  # noqa: E402
 
 
 # TODO: support fuse_conv_bn and format_only
@@ -84,7 +81,8 @@ def check_inputs(cfg: Config, checkpoint: str) -> None:
     Raises:
         FileNotFoundError: Naming the missing file.
     """
-    load_data_check().check_dataset_files(cfg, loaders=('test_dataloader', ))
+    _package_files.load_data_check().check_dataset_files(
+        cfg, loaders=('test_dataloader', ))
     if '://' not in checkpoint and not osp.isfile(checkpoint):
         raise FileNotFoundError(f'Checkpoint not found: {checkpoint}')
 

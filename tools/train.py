@@ -18,17 +18,13 @@ import argparse
 import os
 import os.path as osp
 import sys
-import warnings
 
-# mmengine imports pkg_resources, whose deprecation warning would open every
-# run; mmdet_ohem.compat silences it, but is imported after the data check.
-warnings.filterwarnings(
-    'ignore', message='pkg_resources is deprecated as an API',
-    category=UserWarning)
+import _package_files  # isort: skip (before mmengine)
+
+# The stack's start-up warnings, filtered before mmengine is imported.
+_package_files.silence_import_noise()
 
 from mmengine.config import Config, DictAction  # noqa: E402
-
-from _package_files import load_data_check  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -96,7 +92,7 @@ def main() -> None:
         cfg.merge_from_dict(args.cfg_options)
 
     try:
-        load_data_check().check_dataset_files(cfg)
+        _package_files.load_data_check().check_dataset_files(cfg)
     except FileNotFoundError as error:
         print(error, file=sys.stderr)
         sys.exit(1)
@@ -116,8 +112,10 @@ def main() -> None:
         register_all_modules()
         bad = check_images(cfg)
         for image in bad:
-            print(f'cannot load {image.path} ({image.where}): {image.error}; '
-                  f'{image.fix}', file=sys.stderr)
+            print(
+                f'cannot load {image.path} ({image.where}): {image.error}; '
+                f'{image.fix}',
+                file=sys.stderr)
         if bad:
             sys.exit(f'{len(bad)} image(s) would stop training; see above')
         print('--check-images: every image decodes', file=sys.stderr)
