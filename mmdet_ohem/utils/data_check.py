@@ -72,7 +72,7 @@ def missing_raccoon_message(path: str, data_root: Optional[str]) -> str:
     The split lists are written by ``tools/prepare_raccoon.py`` from the
     raccoon photos, which are not shipped: say which of the two is absent.
     """
-    split = osp.normpath(path)
+    split = osp.realpath(path)  # the configs dir may be a link
     root = osp.normpath(data_root) if data_root else '<data_root>'
     prepare = ('python tools/prepare_raccoon.py '
                f'--root {root} --out {osp.dirname(split)}')

@@ -15,8 +15,10 @@ custom_imports = dict(imports=['mmdet_ohem'], allow_failed_imports=False)
 # The photos' folder (images/, annotations/): RACCOON_ROOT, else
 # data/raccoon_photos/ under the working directory.
 data_root = '{{$RACCOON_ROOT:data/raccoon_photos/}}'
-# From this file, not the working directory, so that any cwd works.
-split_dir = '{{fileDirname}}/../../data/raccoon/'  # prepare_raccoon.py
+# The split lists tools/prepare_raccoon.py writes to the repository's
+# data/raccoon/, found from this file (mmdet_ohem/configs/raccoon/; the
+# top-level configs/ links there), so that any cwd works.
+split_dir = '{{fileDirname}}/../../../data/raccoon/'
 dataset_type = 'XMLDataset'
 classes = ('raccoon', )
 img_size = 320
