@@ -18,16 +18,16 @@ test-slow:  ## the long end-to-end runs as well
 
 demo:  ## the embedded set: random vs OHEM, seed 0, table + PNG in work_dirs/demo
 	@test -x $(PY) || $(MAKE) install
-	$(PY) tools/run_bench.py --preset demo --work-dir work_dirs/demo --out work_dirs/demo
+	$(PY) tools/analysis/run_bench.py --preset demo --work-dir work_dirs/demo --out work_dirs/demo
 
 bench:  ## README's results: every set (BCCD_ROOT, RACCOON_ROOT) x 3 seeds -> docs/results, README
 	@test -x $(PY) || $(MAKE) install
-	$(PY) tools/run_bench.py --preset bench --out docs/results
-	$(PY) tools/render_results.py
+	$(PY) tools/analysis/run_bench.py --preset bench --out docs/results
+	$(PY) tools/analysis/render_results.py
 
 ablations:  ## the mining variants on the embedded set, seed 0 -> work_dirs/ablations
 	@test -x $(PY) || $(MAKE) install
-	$(PY) tools/run_bench.py --preset ablations --work-dir work_dirs/ablations --out work_dirs/ablations
+	$(PY) tools/analysis/run_bench.py --preset ablations --work-dir work_dirs/ablations --out work_dirs/ablations
 
 device-check:  ## on a GPU machine: kit install, mmcv CUDA build, GPU tests, benchmark (docs/gpu.md)
 	PY=$(if $(PY_DEVICE),$(PY_DEVICE),python3) bash tools/device_check.sh

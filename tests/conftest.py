@@ -24,10 +24,10 @@ for _var, _name in (('RACCOON_ROOT', 'raccoon'), ('BCCD_ROOT', 'bccd')):
     if osp.isdir(osp.join(_SHARED, _name)):
         os.environ.setdefault(_var,
                               osp.normpath(osp.join(_SHARED, _name)) + '/')
-# Tools loaded as modules find their helpers (tools/_package_files.py) as
-# they do when run as scripts.
-sys.path.insert(
-    0, osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'tools'))
+# Tools loaded as modules find their helpers (tools/_package_files.py,
+# tools/analysis/compare.py) as they do when run as scripts.
+_TOOLS = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'tools')
+sys.path[:0] = [_TOOLS, osp.join(_TOOLS, 'analysis')]
 
 NUM_CLASSES = 4
 IMG = 128

@@ -1,4 +1,4 @@
-"""tools/benchmark.py: every variant measured against RandomSampler."""
+"""tools/analysis/benchmark.py: every variant against RandomSampler."""
 import importlib.util
 import json
 import os.path as osp
@@ -13,7 +13,7 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 @pytest.fixture(scope='module')
 def benchmark():
     spec = importlib.util.spec_from_file_location(
-        'benchmark', osp.join(ROOT, 'tools', 'benchmark.py'))
+        'benchmark', osp.join(ROOT, 'tools', 'analysis', 'benchmark.py'))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -1,4 +1,5 @@
-"""tools/compare.py on fake work dirs: numbers, grouping, plot, references."""
+"""tools/analysis/compare.py on fake work dirs: numbers, grouping, plot,
+references."""
 import importlib.util
 import json
 import os.path as osp
@@ -7,7 +8,7 @@ import pytest
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 spec = importlib.util.spec_from_file_location(
-    'compare_tool', osp.join(ROOT, 'tools', 'compare.py'))
+    'compare_tool', osp.join(ROOT, 'tools', 'analysis', 'compare.py'))
 compare_tool = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(compare_tool)
 

@@ -20,9 +20,13 @@ ITERS = 6
 
 
 def tool(name, *args, cwd, timeout=300):
-    out = subprocess.run([sys.executable, osp.join(ROOT, 'tools', name),
-                          *map(str, args)], cwd=cwd, capture_output=True,
-                         text=True, timeout=timeout)
+    out = subprocess.run(
+        [sys.executable,
+         osp.join(ROOT, 'tools', name), *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
     return out
 
@@ -37,11 +41,14 @@ def tiny_run_options(data_root):
         f'test_evaluator.ann_file={data_root}/annotations/instances_val.json',
         'train_dataloader.num_workers=0',
         'train_dataloader.persistent_workers=False',
-        'val_dataloader.num_workers=0', 'test_dataloader.num_workers=0',
+        'val_dataloader.num_workers=0',
+        'test_dataloader.num_workers=0',
         'val_dataloader.persistent_workers=False',
         'test_dataloader.persistent_workers=False',
-        f'train_cfg.max_iters={ITERS}', f'train_cfg.val_interval={ITERS}',
-        f'param_scheduler.0.end={ITERS}', f'param_scheduler.1.end={ITERS}',
+        f'train_cfg.max_iters={ITERS}',
+        f'train_cfg.val_interval={ITERS}',
+        f'param_scheduler.0.end={ITERS}',
+        f'param_scheduler.1.end={ITERS}',
         f'default_hooks.checkpoint.interval={ITERS}',
         'default_hooks.logger.interval=1',
         'model.train_cfg.rpn_proposal.max_per_img=200',
@@ -60,12 +67,27 @@ def scalars(work_dir):
 def trained(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('e2e')
     data = tmp / 'data'
-    tool('generate_hard_negatives.py', '--out', data, '--n-train', 8,
-         '--n-val', 4, '--img-size', 128, cwd=tmp)
+    tool(
+        'data/generate_hard_negatives.py',
+        '--out',
+        data,
+        '--n-train',
+        8,
+        '--n-val',
+        4,
+        '--img-size',
+        128,
+        cwd=tmp)
     work_dir = tmp / 'ohem'
     opts = tiny_run_options(data)
-    out = tool('train.py', CONFIG, '--work-dir', work_dir, '--cfg-options',
-               *opts, cwd=ROOT)
+    out = tool(
+        'train.py',
+        CONFIG,
+        '--work-dir',
+        work_dir,
+        '--cfg-options',
+        *opts,
+        cwd=ROOT)
     return tmp, work_dir, opts, out
 
 
@@ -97,8 +119,18 @@ def test_checkpoint_tests_identically_with_the_plain_head(trained):
             'model.train_cfg.rcnn.sampler.type=RandomSampler'
     ])):
         dump = tmp / f'{name}.pkl'
-        tool('test.py', CONFIG, checkpoint, '--work-dir', tmp / f'test_{name}',
-             '--out', dump, '--cfg-options', *opts, *head, cwd=ROOT)
+        tool(
+            'test.py',
+            CONFIG,
+            checkpoint,
+            '--work-dir',
+            tmp / f'test_{name}',
+            '--out',
+            dump,
+            '--cfg-options',
+            *opts,
+            *head,
+            cwd=ROOT)
         with open(dump, 'rb') as f:
             dumps.append(pickle.load(f))
     ours, plain = dumps
@@ -116,7 +148,13 @@ def test_checkpoint_tests_identically_with_the_plain_head(trained):
 def test_compare_reads_the_run(trained):
     tmp, work_dir, _, _ = trained
     png = tmp / 'compare.png'
-    out = tool('compare.py', work_dir, '--names', 'ohem', '--out', png,
-               cwd=ROOT)
+    out = tool(
+        'analysis/compare.py',
+        work_dir,
+        '--names',
+        'ohem',
+        '--out',
+        png,
+        cwd=ROOT)
     assert 'ohem' in out.stdout and 'bbox_mAP' in out.stdout
     assert png.stat().st_size > 10_000

@@ -208,7 +208,7 @@ def test_pycocotools_loads_annotations(dataset):
 
 
 def test_cli(tmp_path, capsys):
-    path = os.path.join(ROOT, 'tools', 'generate_hard_negatives.py')
+    path = os.path.join(ROOT, 'tools', 'data', 'generate_hard_negatives.py')
     spec = importlib.util.spec_from_file_location('gen_cli', path)
     cli = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(cli)

@@ -26,10 +26,13 @@ def truncated_jpeg() -> bytes:
 
 def test_a_truncated_jpeg_is_named_with_the_fix(tmp_path):
     data = tmp_path / 'data'
-    subprocess.run([sys.executable,
-                    osp.join(ROOT, 'tools', 'generate_hard_negatives.py'),
-                    '--out', str(data), '--n-train', '4', '--n-val', '2',
-                    '--img-size', '64'], check=True, capture_output=True)
+    subprocess.run([
+        sys.executable,
+        osp.join(ROOT, 'tools', 'data', 'generate_hard_negatives.py'), '--out',
+        str(data), '--n-train', '4', '--n-val', '2', '--img-size', '64'
+    ],
+                   check=True,
+                   capture_output=True)
     cfg = Config.fromfile(CONFIG)
     options = tiny_run_options(data)
     parsed = dict(o.split('=', 1) for o in options)
@@ -46,11 +49,16 @@ def test_a_truncated_jpeg_is_named_with_the_fix(tmp_path):
     assert bad[0].where == 'train_dataloader.dataset'
     assert 're-encode' in bad[0].fix
 
-    out = subprocess.run(
-        [sys.executable, osp.join(ROOT, 'tools', 'train.py'), CONFIG,
-         '--check-images', '--work-dir', str(tmp_path / 'work'),
-         '--cfg-options', *options],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    out = subprocess.run([
+        sys.executable,
+        osp.join(ROOT, 'tools', 'train.py'), CONFIG, '--check-images',
+        '--work-dir',
+        str(tmp_path / 'work'), '--cfg-options', *options
+    ],
+                         cwd=tmp_path,
+                         capture_output=True,
+                         text=True,
+                         timeout=300)
     assert out.returncode != 0
     assert f'cannot load {broken}' in out.stderr
     assert '1 image(s) would stop training' in out.stderr

@@ -1,4 +1,4 @@
-"""configs/raccoon and tools/prepare_raccoon.py: OHEM on real photos.
+"""configs/raccoon and tools/data/prepare_raccoon.py: OHEM on real photos.
 
 The raccoon photos (200 JPEGs with PASCAL VOC XML, one class) are read in
 place from ``../shared/datasets/raccoon`` beside the repository; they are
@@ -26,8 +26,7 @@ from mmdet_ohem.utils import check_dataset_files
 from conftest import require
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-RACCOON = osp.normpath(osp.join(ROOT, '..', 'shared', 'datasets',
-                                'raccoon'))
+RACCOON = osp.normpath(osp.join(ROOT, '..', 'shared', 'datasets', 'raccoon'))
 CONFIGS = osp.join(ROOT, 'configs', 'raccoon')
 OURS = osp.join(CONFIGS, 'faster-rcnn_r18-tiny_fpn_ohem_raccoon.py')
 RANDOM = osp.join(CONFIGS, 'faster-rcnn_r18-tiny_fpn_random_raccoon.py')
@@ -38,16 +37,17 @@ NUM_PHOTOS = 200
 
 @pytest.fixture
 def raccoon_photos():
-    require(osp.isdir(RACCOON), f'raccoon photos not at {RACCOON} (not '
-            'shipped with the project)')
+    require(
+        osp.isdir(RACCOON), f'raccoon photos not at {RACCOON} (not '
+        'shipped with the project)')
 
 
 needs_raccoon = pytest.mark.usefixtures('raccoon_photos')
 
 
 def load_tool() -> ModuleType:
-    """``tools/prepare_raccoon.py`` as a module (tools/ is no package)."""
-    path = osp.join(ROOT, 'tools', 'prepare_raccoon.py')
+    """``tools/data/prepare_raccoon.py`` as a module (tools/ is no package)."""
+    path = osp.join(ROOT, 'tools', 'data', 'prepare_raccoon.py')
     spec = importlib.util.spec_from_file_location('prepare_raccoon', path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -65,9 +65,9 @@ def read_ids(path: str) -> list:
 def xml_boxes(img_id: str) -> np.ndarray:
     """The boxes of an annotation file, read here without mmdet."""
     root = ET.parse(osp.join(RACCOON, 'annotations', f'{img_id}.xml'))
-    return np.array([[float(b.find(k).text)
-                      for k in ('xmin', 'ymin', 'xmax', 'ymax')]
-                     for b in root.iter('bndbox')]).reshape(-1, 4)
+    return np.array(
+        [[float(b.find(k).text) for k in ('xmin', 'ymin', 'xmax', 'ymax')]
+         for b in root.iter('bndbox')]).reshape(-1, 4)
 
 
 @pytest.fixture(scope='module')
@@ -105,8 +105,9 @@ def test_split_ids_rejects_an_empty_side(fraction):
 def test_prepare_without_photos_fails_clearly(tmp_path, capsys):
     out = tmp_path / 'out'
     with pytest.raises(SystemExit) as error:
-        prepare_raccoon.main(['--root', str(tmp_path / 'absent'),
-                              '--out', str(out)])
+        prepare_raccoon.main(
+            ['--root', str(tmp_path / 'absent'), '--out',
+             str(out)])
     assert error.value.code == 1
     err = capsys.readouterr().err
     assert f'Raccoon photos not found at {tmp_path / "absent"}' in err
@@ -121,9 +122,11 @@ def test_configs_differ_only_in_sampling():
     """
     ours, random = (Config.fromfile(p).to_dict() for p in (OURS, RANDOM))
     bench = {
-        name: Config.fromfile(osp.join(
-            HARD_NEGATIVES,
-            f'faster-rcnn_r18-tiny_fpn_{name}_hard-negatives.py')).to_dict()
+        name:
+        Config.fromfile(
+            osp.join(HARD_NEGATIVES,
+                     f'faster-rcnn_r18-tiny_fpn_{name}_hard-negatives.py')).
+        to_dict()
         for name in ('ohem', 'random')
     }
     for cfg, name in ((ours, 'ohem'), (random, 'random')):
@@ -147,15 +150,16 @@ def test_config_paths_do_not_depend_on_cwd(tmp_path, monkeypatch):
     assert cfg.model.roi_head.bbox_head.num_classes == 1
     assert cfg.val_evaluator.type == 'CocoMetric'
     for loader, split in (('train_dataloader', 'train'),
-                          ('val_dataloader', 'val'),
-                          ('test_dataloader', 'val')):
+                          ('val_dataloader', 'val'), ('test_dataloader',
+                                                      'val')):
         dataset = cfg[loader].dataset
         assert dataset.type == 'XMLDataset'
         assert dataset.metainfo == dict(classes=('raccoon', ))
         assert osp.normpath(dataset.data_root) == RACCOON
         assert osp.isabs(dataset.ann_file)
-        assert osp.normpath(dataset.ann_file) == osp.join(
-            ROOT, 'data', 'raccoon', f'{split}.txt')
+        # realpath: configs/ links to mmdet_ohem/configs/.
+        assert osp.realpath(dataset.ann_file) == osp.join(
+            osp.realpath(ROOT), 'data', 'raccoon', f'{split}.txt')
 
 
 def test_missing_split_or_photos_message(tmp_path):
@@ -177,7 +181,8 @@ def test_missing_split_or_photos_message(tmp_path):
         check_dataset_files(cfg, loaders=('train_dataloader', ))
     assert str(error.value) == (
         f'Raccoon split not found at {dataset.ann_file}. Write it: python '
-        f'tools/prepare_raccoon.py --root {root} --out {tmp_path / "splits"}')
+        f'tools/data/prepare_raccoon.py --root {root} '
+        f'--out {tmp_path / "splits"}')
 
 
 # -- on the photos -----------------------------------------------------------
@@ -195,8 +200,10 @@ def test_split_is_deterministic_disjoint_and_complete(splits, tmp_path,
             assert a.read() == b.read(), name
     train = read_ids(osp.join(splits, 'train.txt'))
     val = read_ids(osp.join(splits, 'val.txt'))
-    photos = {osp.splitext(osp.basename(p))[0]
-              for p in glob.glob(osp.join(RACCOON, 'images', '*.jpg'))}
+    photos = {
+        osp.splitext(osp.basename(p))[0]
+        for p in glob.glob(osp.join(RACCOON, 'images', '*.jpg'))
+    }
     assert len(photos) == NUM_PHOTOS
     assert len(train) == len(set(train)) == 160
     assert len(val) == len(set(val)) == 40
@@ -223,8 +230,8 @@ def test_split_is_deterministic_disjoint_and_complete(splits, tmp_path,
 def test_dataset_matches_the_xml(splits):
     cfg = Config.fromfile(OURS)
     datasets, infos = {}, {}
-    for loader, split in (('train_dataloader', 'train'),
-                          ('val_dataloader', 'val')):
+    for loader, split in (('train_dataloader', 'train'), ('val_dataloader',
+                                                          'val')):
         dataset_cfg = cfg[loader].dataset
         dataset_cfg.ann_file = osp.join(splits, f'{split}.txt')
         dataset = datasets[split] = DATASETS.build(dataset_cfg)
@@ -240,7 +247,8 @@ def test_dataset_matches_the_xml(splits):
         boxes = np.array([i['bbox'] for i in info['instances']])
         # XMLDataset's VOC convention: 1-based pixels, minus one
         np.testing.assert_array_equal(
-            boxes.reshape(-1, 4), xml_boxes(img_id) - 1, img_id)
+            boxes.reshape(-1, 4),
+            xml_boxes(img_id) - 1, img_id)
         assert all(i['bbox_label'] == 0 and i['ignore_flag'] == 0
                    for i in info['instances'])
     # the folder's SOURCE.md: 217 boxes
@@ -248,17 +256,20 @@ def test_dataset_matches_the_xml(splits):
 
     # Written down from the XML, in case the parsing above goes wrong too.
     assert infos['raccoon-1']['instances'][0]['bbox'] == [80, 87, 521, 407]
-    assert (infos['raccoon-1']['width'],
-            infos['raccoon-1']['height']) == (650, 417)
-    assert [len(infos[i]['instances'])
-            for i in ('raccoon-1', 'raccoon-12', 'raccoon-119')] == [1, 2, 3]
+    assert (infos['raccoon-1']['width'], infos['raccoon-1']['height']) == (650,
+                                                                           417)
+    assert [
+        len(infos[i]['instances'])
+        for i in ('raccoon-1', 'raccoon-12', 'raccoon-119')
+    ] == [1, 2, 3]
 
     # Through the train pipeline: the long side resized to 320 px.
-    split = 'train' if 'raccoon-1' in read_ids(
-        osp.join(splits, 'train.txt')) else 'val'
+    split = 'train' if 'raccoon-1' in read_ids(osp.join(
+        splits, 'train.txt')) else 'val'
     dataset = datasets[split]
-    index = next(i for i in range(len(dataset))
-                 if dataset.get_data_info(i)['img_id'] == 'raccoon-1')
+    index = next(
+        i for i in range(len(dataset))
+        if dataset.get_data_info(i)['img_id'] == 'raccoon-1')
     sample = dataset[index]
     assert max(sample['inputs'].shape[1:]) == 320
     sample = sample['data_samples']
@@ -268,8 +279,8 @@ def test_dataset_matches_the_xml(splits):
     box = sample.gt_instances.bboxes.tensor[0].numpy()
     if sample.metainfo.get('flip'):  # RandomFlip(0.5): undo it
         box[[0, 2]] = sample.img_shape[1] - box[[2, 0]]
-    np.testing.assert_allclose(box, np.array([80, 87, 521, 407]) * scale,
-                               atol=1)
+    np.testing.assert_allclose(
+        box, np.array([80, 87, 521, 407]) * scale, atol=1)
 
 
 @needs_raccoon
@@ -292,7 +303,8 @@ def test_train_and_eval_end_to_end(splits, tmp_path):
         'train_dataloader.persistent_workers=False',
         'val_dataloader.num_workers=0',
         'val_dataloader.persistent_workers=False',
-        'train_cfg.max_iters=4', 'train_cfg.val_interval=4',
+        'train_cfg.max_iters=4',
+        'train_cfg.val_interval=4',
         'model.train_cfg.rpn_proposal.max_per_img=100',
         'model.train_cfg.rcnn.sampler.num=32',
         'model.test_cfg.rpn.max_per_img=100',
@@ -302,10 +314,15 @@ def test_train_and_eval_end_to_end(splits, tmp_path):
     # One thread: few cores, shared with other jobs (see
     # test_reliability_training.train_env).
     env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
-    out = subprocess.run(
-        [sys.executable, TRAIN, OURS, '--work-dir', str(work_dir),
-         '--cfg-options', *options],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    out = subprocess.run([
+        sys.executable, TRAIN, OURS, '--work-dir',
+        str(work_dir), '--cfg-options', *options
+    ],
+                         cwd=tmp_path,
+                         env=env,
+                         capture_output=True,
+                         text=True,
+                         timeout=300)
     log = out.stdout + out.stderr
     assert out.returncode == 0, log[-4000:]
     assert (work_dir / 'iter_4.pth').is_file()

@@ -11,7 +11,8 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 @pytest.fixture(scope='module')
 def render():
     spec = importlib.util.spec_from_file_location(
-        'render_results', osp.join(ROOT, 'tools', 'render_results.py'))
+        'render_results',
+        osp.join(ROOT, 'tools', 'analysis', 'render_results.py'))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -22,12 +23,23 @@ def test_readme_table_is_the_rendered_one(render):
 
 
 def test_rows_pair_seeds_and_skip_missing_runs(render, tmp_path):
-    bccd = dict(random={'0': 40., '1': 50., '2': None},
-                ours={'0': 42., '1': 49., '2': 60.})
+    bccd = dict(
+        random={
+            '0': 40.,
+            '1': 50.,
+            '2': None
+        },
+        ours={
+            '0': 42.,
+            '1': 49.,
+            '2': 60.
+        })
     synthetic = dict(random={'0': 10.}, ours={'0': 17.})
     for name, runs in (('bccd', bccd), ('synthetic', synthetic)):
-        (tmp_path / f'{name}_scratch.json').write_text(json.dumps(
-            dict(set=name, regime='scratch', metric='bbox_mAP', runs=runs)))
+        (tmp_path / f'{name}_scratch.json').write_text(
+            json.dumps(
+                dict(set=name, regime='scratch', metric='bbox_mAP',
+                     runs=runs)))
     table = render.render(render.load(str(tmp_path)), 'ours')
     lines = table.splitlines()
     assert lines[2] == ('| synthetic (embedded), scratch (n=1) | 10.0 ± 0.0 '
@@ -37,9 +49,15 @@ def test_rows_pair_seeds_and_skip_missing_runs(render, tmp_path):
     readme = tmp_path / 'README.md'
     readme.write_text('a\n<!-- results:start -->\nold\n<!-- results:end -->'
                       '\nb\n')
-    assert render.main(['--results', str(tmp_path), '--readme', str(readme),
-                        '--variant', 'ours', '--check']) == 1
-    assert render.main(['--results', str(tmp_path), '--readme', str(readme),
-                        '--variant', 'ours']) == 0
+    assert render.main([
+        '--results',
+        str(tmp_path), '--readme',
+        str(readme), '--variant', 'ours', '--check'
+    ]) == 1
+    assert render.main([
+        '--results',
+        str(tmp_path), '--readme',
+        str(readme), '--variant', 'ours'
+    ]) == 0
     assert readme.read_text() == f'a\n<!-- results:start -->\n{table}\n' \
         '<!-- results:end -->\nb\n'

@@ -1,4 +1,4 @@
-"""tools/run_bench.py: the jobs it plans and the tables it writes."""
+"""tools/analysis/run_bench.py: the jobs it plans and the tables it writes."""
 import argparse
 import importlib.util
 import os.path as osp
@@ -12,7 +12,7 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 @pytest.fixture(scope='module')
 def bench():
     spec = importlib.util.spec_from_file_location(
-        'run_bench', osp.join(ROOT, 'tools', 'run_bench.py'))
+        'run_bench', osp.join(ROOT, 'tools', 'analysis', 'run_bench.py'))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -1,4 +1,5 @@
-"""tools/show_hard_examples.py and tools/show_dataset.py on a tiny dataset."""
+"""tools/analysis/show_hard_examples.py and tools/data/show_dataset.py on
+a tiny dataset."""
 import importlib.util
 import os.path as osp
 
@@ -27,14 +28,15 @@ SCALE = 256
 
 def load_tool(name):
     spec = importlib.util.spec_from_file_location(
-        f'{name}_tool', osp.join(ROOT, 'tools', f'{name}.py'))
+        f"{name.replace('/', '_')}_tool",
+        osp.join(ROOT, 'tools', f'{name}.py'))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-gallery = load_tool('show_hard_examples')
-show_dataset = load_tool('show_dataset')
+gallery = load_tool('analysis/show_hard_examples')
+show_dataset = load_tool('data/show_dataset')
 
 
 @pytest.fixture(scope='module')

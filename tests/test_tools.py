@@ -50,7 +50,7 @@ def test_missing_hard_negatives_message(tmp_path, monkeypatch):
     assert str(error.value) == (
         'Annotations not found at '
         'data/hard_negatives/annotations/instances_train.json. Generate the '
-        'dataset: python tools/generate_hard_negatives.py --out '
+        'dataset: python tools/data/generate_hard_negatives.py --out '
         'data/hard_negatives, or run the embedded benchmark: make demo')
 
 

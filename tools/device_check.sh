@@ -137,7 +137,7 @@ run_checks() {
         [ "$DRY_RUN" = 1 ] && [ -n "$amp" ] && continue  # CPU: fp32 only
         step "benchmark on $device ${amp:-float32}"
         local json=$OUT_DIR/bench_${device}${amp:+_amp}.json
-        "$PY" tools/benchmark.py "${bench[@]}" --device "$device" $amp \
+        "$PY" tools/analysis/benchmark.py "${bench[@]}" --device "$device" $amp \
             --variants random-512 mmdet-ohem-512 head-512 head-64 \
             --json "$json" | tee -a "$RESULTS"
         note ""
@@ -146,7 +146,7 @@ run_checks() {
     local iters=${ITERS:-200}
     [ "$DRY_RUN" = 1 ] && iters=${ITERS:-4}
     step "embedded benchmark: $iters iterations of ours (NMS 0.5)"
-    "$PY" tools/generate_hard_negatives.py --out data/hard_negatives
+    "$PY" tools/data/generate_hard_negatives.py --out data/hard_negatives
     local work=$OUT_DIR/train_amp cfg=configs/hard_negatives/faster-rcnn_r18-tiny_fpn_ohem-nms0.5_hard-negatives.py
     local amp_flag=--amp
     [ "$DRY_RUN" = 1 ] && amp_flag=''  # mmengine's AMP wrapper wants a GPU

@@ -69,12 +69,12 @@ def _is_local(path: str) -> bool:
 def missing_raccoon_message(path: str, data_root: Optional[str]) -> str:
     """What to tell a user of ``configs/raccoon/`` whose split is missing.
 
-    The split lists are written by ``tools/prepare_raccoon.py`` from the
+    The split lists are written by ``tools/data/prepare_raccoon.py`` from the
     raccoon photos, which are not shipped: say which of the two is absent.
     """
     split = osp.realpath(path)  # the configs dir may be a link
     root = osp.normpath(data_root) if data_root else '<data_root>'
-    prepare = ('python tools/prepare_raccoon.py '
+    prepare = ('python tools/data/prepare_raccoon.py '
                f'--root {root} --out {osp.dirname(split)}')
     if data_root and osp.isdir(data_root):
         return f'Raccoon split not found at {split}. Write it: {prepare}'
@@ -95,8 +95,8 @@ def missing_dataset_message(path: str, where: str,
                 f'{root} (see mmdet docs) or {DEMO_HINT}')
     if 'hard_negatives' in path:
         return (f'Annotations not found at {path}. Generate the dataset: '
-                f'python tools/generate_hard_negatives.py --out {root}, or '
-                f'{DEMO_HINT}')
+                'python tools/data/generate_hard_negatives.py --out '
+                f'{root}, or {DEMO_HINT}')
     return (f'Annotations not found at {path} ({where}). Put the dataset '
             f'under {root} or {DEMO_HINT}')
 

@@ -1,7 +1,7 @@
 # Shared part of the embedded benchmark: a CPU-sized Faster R-CNN (ResNet-18
 # at 1/4 width + FPN, trained from scratch) on the generated hard-negatives
-# dataset (tools/generate_hard_negatives.py). The three variants differ only
-# in train_cfg.rcnn.sampler and roi_head.type.
+# dataset (tools/data/generate_hard_negatives.py). The variants differ
+# only in train_cfg.rcnn.sampler and roi_head.type.
 _base_ = 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'
 custom_imports = dict(imports=['mmdet_ohem'], allow_failed_imports=False)
 

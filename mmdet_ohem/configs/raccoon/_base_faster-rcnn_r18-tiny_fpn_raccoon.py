@@ -4,7 +4,7 @@
 # raccoon_dataset), read in place. The photos are not shipped with
 # mmdet-ohem: point RACCOON_ROOT at their folder (tests skip without it)
 # and write the splits first:
-#     python tools/prepare_raccoon.py --root $RACCOON_ROOT
+#     python tools/data/prepare_raccoon.py --root $RACCOON_ROOT
 # Trained from scratch on 160 photos for the benchmark's short schedule,
 # the detector's AP stays low; that is expected. The point is that the
 # mining runs on real images of varied sizes, not the number.
@@ -15,7 +15,7 @@ custom_imports = dict(imports=['mmdet_ohem'], allow_failed_imports=False)
 # The photos' folder (images/, annotations/): RACCOON_ROOT, else
 # data/raccoon_photos/ under the working directory.
 data_root = '{{$RACCOON_ROOT:data/raccoon_photos/}}'
-# The split lists tools/prepare_raccoon.py writes to the repository's
+# The split lists tools/data/prepare_raccoon.py writes to the repository's
 # data/raccoon/, found from this file (mmdet_ohem/configs/raccoon/; the
 # top-level configs/ links there), so that any cwd works.
 split_dir = '{{fileDirname}}/../../../data/raccoon/'

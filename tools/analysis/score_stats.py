@@ -8,7 +8,7 @@ the mean top score per image. Used to explain an AP collapse (README).
 
 Example::
 
-    python tools/score_stats.py work_dirs/bench/random_seed0 \\
+    python tools/analysis/score_stats.py work_dirs/bench/random_seed0 \\
         work_dirs/bench/ohem_seed0
 """
 import argparse

@@ -14,8 +14,8 @@ is kept, so an interrupted run resumes. Two regimes:
 
 The raw per-run metrics go to ``<out>/<set>_<regime>.json`` and the tables
 (mean ± std over seeds, per-seed deltas to ``random``, paired by seed) to
-``<out>/<set>_<regime>.md``; ``tools/render_results.py`` turns the JSON
-files into README's table.
+``<out>/<set>_<regime>.md``; ``tools/analysis/render_results.py`` turns
+the JSON files into README's table.
 
 Real photos are read in place: ``BCCD_ROOT`` and ``RACCOON_ROOT`` name
 their folders (see the configs); a set whose folder is missing is skipped
@@ -25,8 +25,8 @@ Presets name the runs of ``make demo`` (synthetic, random vs ours, seed
 0), ``make bench`` (every set, 3 seeds) and ``make ablations`` (synthetic,
 seed 0, the mining variants); options override them. Example::
 
-    python tools/run_bench.py --preset bench --out docs/results
-    python tools/run_bench.py --sets bccd raccoon --variants random \\
+    python tools/analysis/run_bench.py --preset bench --out docs/results
+    python tools/analysis/run_bench.py --sets bccd raccoon --variants random \\
         ohem-nms0.5 --seeds 0 1 2 --regimes scratch warm
 """
 import argparse
@@ -39,8 +39,7 @@ import sys
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, osp.join(ROOT, 'tools'))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 from compare import compare, load_work_dir, metric_value  # noqa: E402
 
 # name: (config of its RandomSampler variant, metric, data check)
@@ -328,15 +327,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if set_name == 'synthetic':
             subprocess.run([
                 args.python,
-                osp.join(ROOT, 'tools', 'generate_hard_negatives.py'), '--out',
+                osp.join(ROOT, 'tools', 'data', 'generate_hard_negatives.py'),
+                '--out',
                 osp.join(ROOT, 'data', 'hard_negatives')
             ],
                            check=True)
         if set_name == 'raccoon':
             subprocess.run([
                 args.python,
-                osp.join(ROOT, 'tools', 'prepare_raccoon.py'), '--root',
-                os.environ[env_var]
+                osp.join(ROOT, 'tools', 'data', 'prepare_raccoon.py'),
+                '--root', os.environ[env_var]
             ],
                            check=True)
         for regime in args.regimes:

@@ -6,8 +6,8 @@ beside the repository; it is not shipped with mmdet-ohem. This writes the
 two id lists ``XMLDataset`` reads as ``ann_file`` (one id such as
 ``raccoon-1`` per line), for ``configs/raccoon/``::
 
-    RACCOON_ROOT=/path/to/raccoon python tools/prepare_raccoon.py
-    python tools/prepare_raccoon.py --root /path/to/raccoon --seed 1
+    RACCOON_ROOT=/path/to/raccoon python tools/data/prepare_raccoon.py
+    python tools/data/prepare_raccoon.py --root /path/to/raccoon --seed 1
 
 The split is a seeded shuffle, so the same folder and seed always give the
 same files. Byte-identical photos (the folder has a few) go to the same
@@ -23,7 +23,7 @@ import re
 import sys
 from typing import Dict, List, Optional, Sequence, Tuple
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 # The photos' folder, as the configs find it: RACCOON_ROOT, else
 # data/raccoon_photos/ under the working directory.
 DEFAULT_ROOT = os.environ.get('RACCOON_ROOT', 'data/raccoon_photos')

@@ -15,7 +15,8 @@ train dataset is a ``CocoDataset`` under a ``coco`` data root, or
 
 Example::
 
-    python tools/compare.py work_dirs/rand_s{0,1,2} work_dirs/ohem_s{0,1,2} \\
+    python tools/analysis/compare.py work_dirs/rand_s{0,1,2} \\
+        work_dirs/ohem_s{0,1,2} \\
         --names rand rand rand ohem ohem ohem --out compare.png
 """
 import argparse

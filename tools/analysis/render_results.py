@@ -1,13 +1,14 @@
 """Render README's results table from the committed benchmark outputs.
 
-``tools/run_bench.py`` writes one JSON file per set and regime (per-seed
-metric of every variant) to ``docs/results/``; this turns them into the
+``tools/analysis/run_bench.py`` writes one JSON file per set and regime
+(per-seed metric of every variant) to ``docs/results/``; this turns them
+into the
 Markdown table between ``<!-- results:start -->`` and
 ``<!-- results:end -->`` in README.md, so that no number there is copied
 by hand (``tests/test_render_results.py`` checks that they agree).
 
-    python tools/render_results.py            # rewrite README's table
-    python tools/render_results.py --check    # exit 1 if it is stale
+    python tools/analysis/render_results.py            # rewrite README's table
+    python tools/analysis/render_results.py --check    # exit 1 if it is stale
 """
 import argparse
 import glob
@@ -17,10 +18,11 @@ import statistics
 import sys
 from typing import List, Optional, Sequence
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 START, END = '<!-- results:start -->', '<!-- results:end -->'
 SET_NAMES = dict(
-    synthetic='synthetic (embedded)', bccd='BCCD (real, 3 classes)',
+    synthetic='synthetic (embedded)',
+    bccd='BCCD (real, 3 classes)',
     raccoon='raccoon (real, 1 class)')
 SET_ORDER = list(SET_NAMES)
 
@@ -44,7 +46,8 @@ def _mean_std(values: Sequence[float]) -> str:
     return f'{statistics.fmean(values):.1f} ± {std:.1f}'
 
 
-def render(summaries: List[dict], variant: str,
+def render(summaries: List[dict],
+           variant: str,
            baseline: str = 'random') -> str:
     """One row per set and regime: baseline, ``variant``, paired deltas."""
     lines = [
@@ -55,9 +58,10 @@ def render(summaries: List[dict], variant: str,
         runs = s['runs']
         if baseline not in runs or variant not in runs:
             continue
-        seeds = [k for k in runs[baseline]
-                 if runs[baseline][k] is not None
-                 and runs[variant].get(k) is not None]
+        seeds = [
+            k for k in runs[baseline] if runs[baseline][k] is not None
+            and runs[variant].get(k) is not None
+        ]
         if not seeds:
             continue
         base = [runs[baseline][k] for k in seeds]
@@ -66,8 +70,8 @@ def render(summaries: List[dict], variant: str,
         name = SET_NAMES.get(s['set'], s['set'])
         lines.append(
             f"| {name}, {s['regime']} (n={len(seeds)}) | {_mean_std(base)} "
-            f'| {_mean_std(ours)} | '
-            + ' / '.join(f'{d:+.1f}' for d in deltas) +
+            f'| {_mean_std(ours)} | ' + ' / '.join(f'{d:+.1f}'
+                                                   for d in deltas) +
             f' | {statistics.fmean(deltas):+.1f} |')
     return '\n'.join(lines)
 
@@ -83,14 +87,17 @@ def replace_block(text: str, table: str) -> str:
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--results', default=osp.join(ROOT, 'docs',
-                                                      'results'))
+    parser.add_argument('--results', default=osp.join(ROOT, 'docs', 'results'))
     parser.add_argument('--readme', default=osp.join(ROOT, 'README.md'))
-    parser.add_argument('--variant', default='ohem-nms0.5',
-                        help="the column beside 'random' (the entry "
-                        "config's mining)")
-    parser.add_argument('--check', action='store_true',
-                        help='only check that README is up to date')
+    parser.add_argument(
+        '--variant',
+        default='ohem-nms0.5',
+        help="the column beside 'random' (the entry "
+        "config's mining)")
+    parser.add_argument(
+        '--check',
+        action='store_true',
+        help='only check that README is up to date')
     return parser.parse_args(argv)
 
 
@@ -102,8 +109,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     new = replace_block(text, table)
     if args.check:
         if new != text:
-            print(f'{args.readme} is stale: run tools/render_results.py',
-                  file=sys.stderr)
+            print(
+                f'{args.readme} is stale: run '
+                'tools/analysis/render_results.py',
+                file=sys.stderr)
             return 1
         return 0
     with open(args.readme, 'w') as f:

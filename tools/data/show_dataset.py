@@ -7,7 +7,7 @@ as dashed red boxes named by their kind. Made for the README picture.
 
 Example::
 
-    python tools/show_dataset.py --data-root data/hard_negatives \\
+    python tools/data/show_dataset.py --data-root data/hard_negatives \\
         --num 6 --hard-negatives --out docs/hard_negatives_samples.png
 """
 import argparse
@@ -19,14 +19,16 @@ import sys
 import warnings
 from typing import List, Optional, Sequence, Tuple
 
-import _package_files  # isort: skip (before mmengine)
+# tools/_package_files.py: the one light loader of the tools.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # noqa: E501
+import _package_files  # isort: skip (before mmengine)  # noqa: E402
 
 # The stack's start-up warnings, filtered before mmengine is imported.
 _package_files.silence_import_noise()
 
 import numpy as np  # noqa: E402
 
-GT_COLOR = (0, 220, 0)  # RGB, as in tools/show_hard_examples.py
+GT_COLOR = (0, 220, 0)  # RGB, as in tools/analysis/show_hard_examples.py
 NEG_COLOR = (255, 40, 40)
 GAP_COLOR = (255, 255, 255)
 
@@ -108,7 +110,7 @@ def load_split(data_root: str, split: str) -> dict:
     if not osp.isfile(ann_file):
         raise FileNotFoundError(
             f'Annotations not found at {ann_file}. Generate the dataset: '
-            f'python tools/generate_hard_negatives.py --out {data_root}')
+            f'python tools/data/generate_hard_negatives.py --out {data_root}')
     with open(ann_file) as f:
         coco = json.load(f)
     cats = sorted(coco['categories'], key=lambda c: c['id'])

@@ -33,9 +33,9 @@ lists (which made the ratio swing by 30% from run to run).
 
 Example::
 
-    python tools/benchmark.py --model r50 --num-proposals 1000
-    python tools/benchmark.py --model small --json work_dirs/bench.json
-    python tools/benchmark.py --device cuda --amp --img-size 800 1333
+    python tools/analysis/benchmark.py --model r50 --num-proposals 1000
+    python tools/analysis/benchmark.py --model small --json bench.json
+    python tools/analysis/benchmark.py --device cuda --amp --img-size 800 1333
 """
 import argparse
 import copy
@@ -127,7 +127,8 @@ def model_config(name: str, head_type: str, sampler: dict):
         from mmdet_ohem.testing import small_detector_cfg
         model = small_detector_cfg('faster')
     else:
-        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        root = os.path.dirname(
+            os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         model = Config.fromfile(
             os.path.join(root, 'configs', 'hard_negatives',
                          '_base_faster-rcnn_r18-tiny_fpn_hard-negatives.py'),

@@ -2,13 +2,15 @@
 
 Example::
 
-    python tools/generate_hard_negatives.py --out data/hard_negatives
+    python tools/data/generate_hard_negatives.py --out data/hard_negatives
 """
 import argparse
 import os
 import sys
 
-from _package_files import load_package_file
+# tools/_package_files.py: the one light loader of the tools.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # noqa: E501
+from _package_files import load_package_file  # noqa: E402
 
 
 def _load_generator():

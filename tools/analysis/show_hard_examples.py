@@ -21,7 +21,7 @@ config's RoI budget; the weights are the same.
 Example::
 
     CFG=configs/hard_negatives/faster-rcnn_r18-tiny_fpn_ohem_hard-negatives
-    python tools/show_hard_examples.py $CFG.py \\
+    python tools/analysis/show_hard_examples.py $CFG.py \\
         work_dirs/faster-rcnn_r18-tiny_fpn_ohem_hard-negatives/iter_1200.pth \\
         --num-images 8 --top 20
 """
@@ -33,7 +33,9 @@ import sys
 import warnings
 from typing import List, Optional, Sequence, Tuple
 
-import _package_files  # isort: skip (before mmengine)
+# tools/_package_files.py: the one light loader of the tools.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # noqa: E501
+import _package_files  # isort: skip (before mmengine)  # noqa: E402
 
 # The stack's start-up warnings, filtered before mmengine is imported.
 _package_files.silence_import_noise()
