@@ -1,9 +1,11 @@
 """Shared fixtures: a ResNet-18 Faster R-CNN RoI head on hand-made RoIs."""
 import copy
+import importlib.util
 import os
 import os.path as osp
 import socket
 import sys
+from types import ModuleType
 
 import pytest
 import torch
@@ -70,6 +72,17 @@ def roi_batch():
             InstanceData(bboxes=boxes, scores=torch.rand(len(boxes),
                                                          generator=g)))
     return x, proposals, samples
+
+
+def load_tool(name: str) -> ModuleType:
+    """``tools/<name>.py`` as a module (tools/ is no package), e.g.
+    ``load_tool('analysis/benchmark')``."""
+    path = osp.join(_TOOLS, f'{name}.py')
+    spec = importlib.util.spec_from_file_location(
+        name.replace('/', '_') + '_tool', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def require(condition: bool, reason: str) -> None:

@@ -1,22 +1,17 @@
 """tools/analysis/benchmark.py: every variant against RandomSampler."""
-import importlib.util
 import json
 import os.path as osp
 
 import pytest
 
-from conftest import require
+from conftest import load_tool, require
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
 @pytest.fixture(scope='module')
 def benchmark():
-    spec = importlib.util.spec_from_file_location(
-        'benchmark', osp.join(ROOT, 'tools', 'analysis', 'benchmark.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('analysis/benchmark')
 
 
 def test_ratios_against_random_sampler(benchmark, tmp_path):

@@ -1,16 +1,14 @@
 """tools/analysis/compare.py on fake work dirs: numbers, grouping, plot,
 references."""
-import importlib.util
 import json
 import os.path as osp
 
 import pytest
 
+from conftest import load_tool
+
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-spec = importlib.util.spec_from_file_location(
-    'compare_tool', osp.join(ROOT, 'tools', 'analysis', 'compare.py'))
-compare_tool = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(compare_tool)
+compare_tool = load_tool('analysis/compare')
 
 COCO_CFG = """\
 data_root = 'data/coco/'

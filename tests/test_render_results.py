@@ -1,21 +1,17 @@
 """README's results table is rendered from the committed raw outputs."""
-import importlib.util
 import json
 import os.path as osp
 
 import pytest
+
+from conftest import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
 @pytest.fixture(scope='module')
 def render():
-    spec = importlib.util.spec_from_file_location(
-        'render_results',
-        osp.join(ROOT, 'tools', 'analysis', 'render_results.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('analysis/render_results')
 
 
 def test_readme_table_is_the_rendered_one(render):

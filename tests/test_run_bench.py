@@ -1,21 +1,18 @@
 """tools/analysis/run_bench.py: the jobs it plans and the tables it writes."""
 import argparse
-import importlib.util
 import os.path as osp
 
 import pytest
 from mmengine.config import Config, DictAction
+
+from conftest import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
 @pytest.fixture(scope='module')
 def bench():
-    spec = importlib.util.spec_from_file_location(
-        'run_bench', osp.join(ROOT, 'tools', 'analysis', 'run_bench.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('analysis/run_bench')
 
 
 def config_of(job):

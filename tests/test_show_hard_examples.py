@@ -1,6 +1,5 @@
 """tools/analysis/show_hard_examples.py and tools/data/show_dataset.py on
 a tiny dataset."""
-import importlib.util
 import os.path as osp
 
 import mmcv
@@ -13,6 +12,7 @@ from mmengine.config import Config
 
 from mmdet_ohem.benchmark.hard_negatives import generate
 from mmdet_ohem.samplers import LossRankedOHEMSampler
+from conftest import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = osp.join(ROOT, 'configs', 'hard_negatives')
@@ -24,15 +24,6 @@ MMDET_OHEM_CFG = osp.join(
     CONFIGS, 'faster-rcnn_r18-tiny_fpn_mmdet-ohem_hard-negatives.py')
 IMG = 128  # generated size; the train pipeline resizes to 256
 SCALE = 256
-
-
-def load_tool(name):
-    spec = importlib.util.spec_from_file_location(
-        f"{name.replace('/', '_')}_tool",
-        osp.join(ROOT, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 gallery = load_tool('analysis/show_hard_examples')
