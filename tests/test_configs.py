@@ -1,10 +1,13 @@
 """Every config in configs/ loads with Config.fromfile and builds."""
 import glob
+import inspect
 import os.path as osp
 
 import pytest
 from mmdet.registry import MODELS
 from mmengine.config import Config
+
+from mmdet_ohem import LossRankedOHEMSampler
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', '**', '*.py'),
@@ -59,5 +62,20 @@ def test_one_line_swap_keeps_mmdets_settings():
     cfg = Config.fromfile(
         osp.join(ROOT, 'configs', 'faster-rcnn_r50_fpn_ohem_1x_coco.py'))
     assert cfg.model.train_cfg.rcnn.sampler == dict(
-        type='LossRankedOHEMSampler', num=512, pos_fraction=None,
-        neg_pos_ub=-1, add_gt_as_proposals=True)
+        type='LossRankedOHEMSampler', num=64, pos_fraction=None,
+        neg_pos_ub=-1, add_gt_as_proposals=True, nms_thr=0.5)
+
+
+def test_entry_config_and_the_swap_mine_alike():
+    """The defaults follow the benchmark: NMS by loss at 0.5, 64/img."""
+    entry = Config.fromfile(osp.join(ROOT, 'configs', 'faster_rcnn_ohem.py'))
+    sampler = entry.model.train_cfg.rcnn.sampler
+    assert (sampler.num, sampler.nms_thr, sampler.pos_fraction) == (64, 0.5,
+                                                                    None)
+    assert sampler.get('nms_per_label', False) is False
+    for name in ('fast-rcnn_r50_fpn_ohem_1x_coco.py',
+                 'mask-rcnn_r50_fpn_ohem_1x_coco.py'):
+        cfg = Config.fromfile(osp.join(ROOT, 'configs', name))
+        assert cfg.model.train_cfg.rcnn.sampler.nms_thr == 0.5, name
+    default = inspect.signature(LossRankedOHEMSampler).parameters['nms_thr']
+    assert default.default == 0.5

@@ -1,9 +1,12 @@
-# The one-line swap: mmdet's own sampler config, but paper-faithful OHEM
-# (CE + box-loss ranking, NMS 0.7 by loss, no fg quota) for each image.
+# The one-line swap: mmdet's StandardRoIHead, with OHEM as its sampler (CE +
+# box-loss ranking, NMS by loss at 0.5, the 64 hardest RoIs per image, no fg
+# quota): the entry config's mining, image by image.
 _base_ = 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'
 custom_imports = dict(imports=['mmdet_ohem'], allow_failed_imports=False)
 
 model = dict(
     train_cfg=dict(
         rcnn=dict(
-            sampler=dict(type='LossRankedOHEMSampler', pos_fraction=None))))
+            sampler=dict(
+                type='LossRankedOHEMSampler', num=64, pos_fraction=None,
+                nms_thr=0.5))))

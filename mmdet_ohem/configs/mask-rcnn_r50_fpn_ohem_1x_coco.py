@@ -14,4 +14,4 @@ model = dict(
                 type='LossRankedOHEMSampler',
                 num=64,
                 pos_fraction=None,
-                nms_thr=0.7))))
+                nms_thr=0.5))))  # as configs/faster_rcnn_ohem.py

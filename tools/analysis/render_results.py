@@ -25,6 +25,8 @@ SET_NAMES = dict(
     bccd='BCCD (real, 3 classes)',
     raccoon='raccoon (real, 1 class)')
 SET_ORDER = list(SET_NAMES)
+# Column titles of run_bench.py's variant names.
+LABELS = {'random': 'RandomSampler', 'ohem-nms0.5': 'OHEM (entry config)'}
 
 
 def load(results_dir: str) -> List[dict]:
@@ -51,7 +53,8 @@ def render(summaries: List[dict],
            baseline: str = 'random') -> str:
     """One row per set and regime: baseline, ``variant``, paired deltas."""
     lines = [
-        f'| data, regime | {baseline} | {variant} | Δ per seed | mean Δ |',
+        f'| data, regime | {LABELS.get(baseline, baseline)} '
+        f'| {LABELS.get(variant, variant)} | Δ per seed | mean Δ |',
         '|---|---:|---:|---:|---:|'
     ]
     for s in summaries:
