@@ -216,7 +216,8 @@ def test_cascade_stages_are_named_in_the_nms_warning():
 
 
 @pytest.mark.parametrize('config,redundant', [
-    ('faster_rcnn_ohem.py', True),
+    ('faster_rcnn_ohem.py', False),
+    ('faster-rcnn_r50_fpn_ohem-paper_1x_coco.py', True),
     ('hard_negatives/faster-rcnn_r18-tiny_fpn_ohem_hard-negatives.py', True),
     ('hard_negatives/faster-rcnn_r18-tiny_fpn_ohem-nms0.5_hard-negatives.py',
      False),
