@@ -8,7 +8,6 @@ from mmdet.models.roi_heads import StandardRoIHead
 from mmdet.registry import MODELS
 from mmdet.structures.bbox import bbox2roi, bbox_overlaps
 
-from mmdet_ohem.roi_heads.ohem_roi_head import has_batch_norm
 from mmdet_ohem.testing import ohem_sampler, small_detector_cfg
 from conftest import NUM_CLASSES, build_roi_head, roi_head_of
 
@@ -152,14 +151,14 @@ def test_a_batch_norm_head_is_run_once_for_the_batch(
 # (mmcv's MMSyncBN, also covered, cannot be built without a process group.)
 @pytest.mark.parametrize('norm,found', [('BN', True), ('SyncBN', True),
                                         ('GN', False)])
-def test_has_batch_norm(norm, found):
+def test_batch_norms_found(norm, found):
     cfg = small_detector_cfg(roi_head_type='OHEMRoIHead')
     norm_cfg = dict(type=norm, num_groups=4) if norm == 'GN' else dict(
         type=norm)
     cfg.roi_head.bbox_head.update(type='Shared4Conv1FCBBoxHead',
                                   norm_cfg=norm_cfg, conv_out_channels=32)
     head = MODELS.build(cfg.roi_head)
-    assert has_batch_norm(head.bbox_head) == found
+    assert bool(head.batch_norms) == found
 
 
 def test_batch_scope_ranks_the_batch_in_one_pass(roi_batch, paper_sampler):

@@ -322,11 +322,6 @@ READONLY_PASSES = ('auto', 'batch', 'image')
 BATCH_NORMS = (_BatchNorm, MMCVSyncBatchNorm)
 
 
-def has_batch_norm(module: nn.Module) -> bool:
-    """Whether ``module`` normalises with batch statistics."""
-    return any(isinstance(m, BATCH_NORMS) for m in module.modules())
-
-
 @contextmanager
 def frozen_running_stats(norms: List[nn.Module]) -> Iterator[None]:
     """Restore the norm layers' running statistics after the block.

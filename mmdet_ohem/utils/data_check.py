@@ -22,15 +22,41 @@ def _get(cfg, key: str, default=None):
     return default if value is None else value
 
 
-def iter_annotation_files(
-        dataset_cfg,
-        where: str = 'dataset') -> Iterator[Tuple[str, str, Optional[str]]]:
-    """Annotation files a dataset config reads, wrappers unrolled.
+def iter_leaf_datasets(dataset_cfg,
+                       where: str = 'dataset') -> Iterator[Tuple[object, str]]:
+    """The dataset configs that read files, wrappers unrolled.
 
     ``RepeatDataset``/``ClassBalancedDataset``/``MultiImageMixDataset`` and
     the like hold one ``dataset``, ``ConcatDataset`` a list ``datasets``;
-    both are followed. ``ann_file`` is joined to ``data_root`` the way
-    mmengine's ``BaseDataset`` does (unless it is absolute).
+    both are followed.
+
+    Args:
+        dataset_cfg (dict): A dataset config.
+        where (str): Its key path, for messages.
+
+    Yields:
+        tuple[dict, str]: Each leaf dataset config and its key path.
+    """
+    if not dataset_cfg:
+        return
+    inner = _get(dataset_cfg, 'dataset')
+    if inner is not None:
+        yield from iter_leaf_datasets(inner, f'{where}.dataset')
+        return
+    datasets = _get(dataset_cfg, 'datasets')
+    if datasets is not None:
+        for i, sub in enumerate(datasets):
+            yield from iter_leaf_datasets(sub, f'{where}.datasets[{i}]')
+        return
+    yield dataset_cfg, where
+
+
+def iter_annotation_files(
+        dataset_cfg,
+        where: str = 'dataset') -> Iterator[Tuple[str, str, Optional[str]]]:
+    """Annotation files a dataset config reads, wrappers unrolled
+    (:func:`iter_leaf_datasets`). ``ann_file`` is joined to ``data_root``
+    the way mmengine's ``BaseDataset`` does (unless it is absolute).
 
     Args:
         dataset_cfg (dict): A dataset config.
@@ -40,25 +66,15 @@ def iter_annotation_files(
         tuple[str, str, str | None]: The annotation path, the key path of
         its dataset and the dataset's ``data_root``.
     """
-    if not dataset_cfg:
-        return
-    inner = _get(dataset_cfg, 'dataset')
-    if inner is not None:
-        yield from iter_annotation_files(inner, f'{where}.dataset')
-        return
-    datasets = _get(dataset_cfg, 'datasets')
-    if datasets is not None:
-        for i, sub in enumerate(datasets):
-            yield from iter_annotation_files(sub, f'{where}.datasets[{i}]')
-        return
-    ann_file = _get(dataset_cfg, 'ann_file', '')
-    if not isinstance(ann_file, str) or not ann_file:
-        return
-    data_root = _get(dataset_cfg, 'data_root')
-    path = ann_file
-    if data_root and not osp.isabs(ann_file):
-        path = osp.join(data_root, ann_file)
-    yield path, where, data_root
+    for leaf, leaf_where in iter_leaf_datasets(dataset_cfg, where):
+        ann_file = _get(leaf, 'ann_file', '')
+        if not isinstance(ann_file, str) or not ann_file:
+            continue
+        data_root = _get(leaf, 'data_root')
+        path = ann_file
+        if data_root and not osp.isabs(ann_file):
+            path = osp.join(data_root, ann_file)
+        yield path, leaf_where, data_root
 
 
 def _is_local(path: str) -> bool:

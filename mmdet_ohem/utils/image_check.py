@@ -9,7 +9,9 @@ not), so each image is decoded exactly as the dataset's
 ``color_type``.
 """
 from concurrent.futures import ThreadPoolExecutor
-from typing import Iterator, List, NamedTuple, Optional, Sequence
+from typing import List, NamedTuple, Optional, Sequence
+
+from .data_check import iter_leaf_datasets
 
 DEFAULT_LOADERS = ('train_dataloader', 'val_dataloader')
 
@@ -31,17 +33,6 @@ def _loader_settings(pipeline) -> dict:
                 color_type=step.get('color_type', 'color'),
                 backend_args=step.get('backend_args'))
     return dict(imdecode_backend='cv2', color_type='color', backend_args=None)
-
-
-def _leaf_datasets(dataset_cfg, where: str) -> Iterator[tuple]:
-    """``(config, key path)`` of each dataset that reads files."""
-    if dataset_cfg.get('dataset') is not None:
-        yield from _leaf_datasets(dataset_cfg['dataset'], f'{where}.dataset')
-    elif dataset_cfg.get('datasets') is not None:
-        for i, sub in enumerate(dataset_cfg['datasets']):
-            yield from _leaf_datasets(sub, f'{where}.datasets[{i}]')
-    else:
-        yield dataset_cfg, where
 
 
 def _decode(path: str, settings: dict) -> Optional[str]:
@@ -88,8 +79,8 @@ def check_images(cfg,
         loader = cfg.get(key)
         if not loader or (key == 'val_dataloader' and not cfg.get('val_cfg')):
             continue
-        for dataset_cfg, where in _leaf_datasets(loader['dataset'],
-                                                 f'{key}.dataset'):
+        for dataset_cfg, where in iter_leaf_datasets(loader['dataset'],
+                                                     f'{key}.dataset'):
             settings = _loader_settings(dataset_cfg.get('pipeline'))
             # The annotations name the images; no transform runs.
             dataset = DATASETS.build(dict(dataset_cfg, pipeline=[]))
