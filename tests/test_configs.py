@@ -28,6 +28,10 @@ def test_config_loads_and_builds(path):
     assert cfg.custom_imports == dict(imports=['mmdet_ohem'],
                                       allow_failed_imports=False)
     model = MODELS.build(cfg.model)
+    if cfg.model.type == 'RPN':  # stage 1 of Fast R-CNN: no RoI head
+        assert type(model.bbox_head).__name__ == 'RPNHead'
+        assert cfg.test_evaluator.type == 'DumpProposals'
+        return
     assert model.roi_head.with_bbox
     rcnn = cfg.model.train_cfg.rcnn
     samplers = [s.sampler for s in (rcnn if isinstance(rcnn, list) else

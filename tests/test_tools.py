@@ -77,6 +77,30 @@ def test_existing_files_pass_and_wrappers_are_followed(tmp_path):
     assert 'make demo' in message
 
 
+def test_missing_proposal_file_named_with_the_recipe(tmp_path):
+    (tmp_path / 'annotations').mkdir()
+    (tmp_path / 'annotations' / 'train.json').write_text('{}')
+    root = f'{tmp_path}/'
+    with_proposals = coco_like(root, proposal_file='proposals/train.pkl')
+    cfg = dict(train_dataloader=dict(dataset=dict(
+        type='RepeatDataset', times=2, dataset=with_proposals)))
+    with pytest.raises(FileNotFoundError) as error:
+        check_dataset_files(cfg)
+    assert str(error.value) == (
+        f'Proposals not found at {root}proposals/train.pkl '
+        '(train_dataloader.dataset.dataset.proposal_file). Fast R-CNN reads '
+        'the proposals an RPN dumped for this split: train the RPN, then run '
+        "tools/test.py on it with mmdet's DumpProposals metric "
+        '(docs/fast_rcnn.md)')
+    (tmp_path / 'proposals').mkdir()
+    (tmp_path / 'proposals' / 'train.pkl').write_bytes(b'')
+    check_dataset_files(cfg)
+    # Absolute like mmdet's BaseDetDataset: not joined to data_root.
+    with_proposals['proposal_file'] = str(tmp_path / 'proposals' / 'x.pkl')
+    with pytest.raises(FileNotFoundError, match=f'at {tmp_path}/proposals/'):
+        check_dataset_files(cfg)
+
+
 def test_absolute_remote_and_empty_ann_files(tmp_path):
     absolute = tmp_path / 'abs.json'
     absolute.write_text('{}')

@@ -51,9 +51,9 @@ def iter_leaf_datasets(dataset_cfg,
     yield dataset_cfg, where
 
 
-def iter_annotation_files(
-        dataset_cfg,
-        where: str = 'dataset') -> Iterator[Tuple[str, str, Optional[str]]]:
+def iter_annotation_files(dataset_cfg,
+                          where: str = 'dataset'
+                          ) -> Iterator[Tuple[str, str, Optional[str]]]:
     """Annotation files a dataset config reads, wrappers unrolled
     (:func:`iter_leaf_datasets`). ``ann_file`` is joined to ``data_root``
     the way mmengine's ``BaseDataset`` does (unless it is absolute).
@@ -75,6 +75,31 @@ def iter_annotation_files(
         if data_root and not osp.isabs(ann_file):
             path = osp.join(data_root, ann_file)
         yield path, leaf_where, data_root
+
+
+def iter_proposal_files(dataset_cfg,
+                        where: str = 'dataset') -> Iterator[Tuple[str, str]]:
+    """Precomputed proposal files (Fast R-CNN) a dataset config reads.
+
+    ``proposal_file`` is joined to ``data_root`` as mmdet's
+    ``BaseDetDataset.load_proposals`` does (unless it is absolute).
+
+    Args:
+        dataset_cfg (dict): A dataset config.
+        where (str): Its key path, for messages.
+
+    Yields:
+        tuple[str, str]: The proposal file's path and the key path of its
+        dataset.
+    """
+    for leaf, leaf_where in iter_leaf_datasets(dataset_cfg, where):
+        proposal_file = _get(leaf, 'proposal_file', '')
+        if not isinstance(proposal_file, str) or not proposal_file:
+            continue
+        data_root = _get(leaf, 'data_root')
+        if data_root and not osp.isabs(proposal_file):
+            proposal_file = osp.join(data_root, proposal_file)
+        yield proposal_file, leaf_where
 
 
 def _is_local(path: str) -> bool:
@@ -117,9 +142,8 @@ def missing_dataset_message(path: str, where: str,
             f'under {root} or {DEMO_HINT}')
 
 
-def check_dataset_files(cfg,
-                        loaders: Sequence[str] = DEFAULT_LOADERS) -> None:
-    """Raise if an annotation file the config's dataloaders read is missing.
+def check_dataset_files(cfg, loaders: Sequence[str] = DEFAULT_LOADERS) -> None:
+    """Raise if an annotation or proposal file the dataloaders read is missing.
 
     Only local paths are checked (``s3://`` and other backends are left to
     mmengine); dataloaders that are absent or ``None`` are skipped, as is a
@@ -144,3 +168,11 @@ def check_dataset_files(cfg,
             if _is_local(path) and not osp.exists(path):
                 raise FileNotFoundError(
                     missing_dataset_message(path, where, data_root))
+        for path, where in iter_proposal_files(
+                _get(loader, 'dataset'), f'{key}.dataset'):
+            if _is_local(path) and not osp.exists(path):
+                raise FileNotFoundError(
+                    f'Proposals not found at {path} ({where}.proposal_file).'
+                    ' Fast R-CNN reads the proposals an RPN dumped for this '
+                    'split: train the RPN, then run tools/test.py on it with '
+                    "mmdet's DumpProposals metric (docs/fast_rcnn.md)")
