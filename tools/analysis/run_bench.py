@@ -145,18 +145,33 @@ def schedule(iters: int,
 
 
 class Job:
-    """One ``tools/train.py`` run."""
+    """One ``tools/train.py`` run, started once ``after`` (if any) is done.
 
-    def __init__(self, name: str, config: str, work_dir: str,
-                 options: List[str]):
+    Args:
+        name (str): For the progress lines.
+        config (str): The config, relative to the repository root.
+        work_dir (str): Its work dir; the log goes beside it.
+        options (list[str]): ``--cfg-options``.
+        metric (str): The metric whose presence marks the run done.
+        after (Job, optional): The run whose checkpoint this one loads.
+    """
+
+    def __init__(self,
+                 name: str,
+                 config: str,
+                 work_dir: str,
+                 options: List[str],
+                 metric: str = 'bbox_mAP',
+                 after: Optional['Job'] = None):
         self.name, self.config = name, config
         self.work_dir, self.options = work_dir, options
+        self.metric, self.after = metric, after
 
-    def done(self, metric: str) -> bool:
+    def done(self) -> bool:
         metrics = load_work_dir(self.work_dir)['metrics'] if osp.isdir(
             self.work_dir) else None
         return metrics is not None and metric_value(metrics,
-                                                    metric) is not None
+                                                    self.metric) is not None
 
     def start(self, python: str) -> subprocess.Popen:
         os.makedirs(osp.dirname(self.work_dir), exist_ok=True)
@@ -171,14 +186,18 @@ class Job:
             cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
 
 
-def run_jobs(jobs: List[Job], metric: str, num_parallel: int,
-             python: str) -> None:
-    """Run the unfinished jobs, ``num_parallel`` at a time."""
-    todo = [j for j in jobs if not j.done(metric)]
+def run_jobs(jobs: List[Job], num_parallel: int, python: str) -> None:
+    """Run the unfinished jobs, ``num_parallel`` at a time, in order, each
+    as soon as the job it continues from has finished (so a slot never
+    waits for the other seeds' warm starts)."""
+    todo = [j for j in jobs if not j.done()]
     running: List[Tuple[Job, subprocess.Popen]] = []
     while todo or running:
-        while todo and len(running) < num_parallel:
-            job = todo.pop(0)
+        busy = todo + [job for job, _ in running]
+        ready = [j for j in todo if j.after not in busy]
+        while ready and len(running) < num_parallel:
+            job = ready.pop(0)
+            todo.remove(job)
             print(f'==> start {job.name} -> {job.work_dir}', flush=True)
             running.append((job, job.start(python)))
         time.sleep(2)
@@ -190,24 +209,29 @@ def run_jobs(jobs: List[Job], metric: str, num_parallel: int,
                 f'FAILED ({proc.returncode}), see {job.work_dir}.log'
             print(f'==> {job.name}: {status}', flush=True)
             if proc.returncode:
+                for _, other in running:
+                    other.terminate()
                 raise SystemExit(f'{job.name} failed')
 
 
-def plan(
-    set_name: str, regime: str, variants: Sequence[str], seeds: Sequence[int],
-    work: str, warm_iters: int, iters: Optional[int]
-) -> Tuple[List[Job], List[Job], Dict[Tuple[str, int], str]]:
-    """Stage-1 jobs (warm starts), variant jobs, and their work dirs."""
-    config = SETS[set_name][0]
-    first, second, dirs = [], [], {}
+def plan(set_name: str, regime: str, variants: Sequence[str],
+         seeds: Sequence[int], work: str, warm_iters: int,
+         iters: Optional[int]) -> Tuple[List[Job], Dict[Tuple[str, int], str]]:
+    """The jobs of one set and regime (a seed's warm start before the runs
+    that continue from it), and each variant's work dir by seed."""
+    config, metric = SETS[set_name][:2]
+    jobs, dirs = [], {}
     for seed in seeds:
         seed_opts = [f'randomness.seed={seed}']
         start_opts: List[str] = []
+        warm_start = None
         if regime == 'warm':
             warm_dir = osp.join(work, set_name, f'warm-start_s{seed}')
-            first.append(
-                Job(f'{set_name}/warm-start/s{seed}', config, warm_dir,
-                    seed_opts + schedule(warm_iters, decay=False)))
+            warm_start = Job(f'{set_name}/warm-start/s{seed}', config,
+                             warm_dir,
+                             seed_opts + schedule(warm_iters, decay=False),
+                             metric)
+            jobs.append(warm_start)
             start_opts = [f'load_from={warm_dir}/iter_{warm_iters}.pth'
                           ] + schedule(
                               warm_iters, lr=0.01)
@@ -216,10 +240,11 @@ def plan(
         for variant in variants:
             work_dir = osp.join(work, set_name, f'{regime}_{variant}_s{seed}')
             dirs[variant, seed] = work_dir
-            second.append(
+            jobs.append(
                 Job(f'{set_name}/{regime}/{variant}/s{seed}', config, work_dir,
-                    seed_opts + start_opts + VARIANTS[variant]))
-    return first, second, dirs
+                    seed_opts + start_opts + VARIANTS[variant], metric,
+                    warm_start))
+    return jobs, dirs
 
 
 def summarize(set_name: str, regime: str, variants: Sequence[str],
@@ -313,10 +338,31 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return args
 
 
+def prepare_data(set_name: str, python: str) -> None:
+    """Write what a set's configs read besides the photos: the generated
+    set, or raccoon's split lists."""
+    if set_name == 'synthetic':
+        subprocess.run([
+            python,
+            osp.join(ROOT, 'tools', 'data', 'generate_hard_negatives.py'),
+            '--out',
+            osp.join(ROOT, 'data', 'hard_negatives')
+        ],
+                       check=True)
+    elif set_name == 'raccoon':
+        subprocess.run([
+            python,
+            osp.join(ROOT, 'tools', 'data', 'prepare_raccoon.py'), '--root',
+            os.environ[SETS[set_name][2]]
+        ],
+                       check=True)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
     start = time.time()
+    planned = []
     for set_name in args.sets:
         env_var = SETS[set_name][2]
         if env_var and not osp.isdir(os.environ.get(env_var, '')):
@@ -324,42 +370,26 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 f'==> skipping {set_name}: set {env_var} to its folder',
                 flush=True)
             continue
-        if set_name == 'synthetic':
-            subprocess.run([
-                args.python,
-                osp.join(ROOT, 'tools', 'data', 'generate_hard_negatives.py'),
-                '--out',
-                osp.join(ROOT, 'data', 'hard_negatives')
-            ],
-                           check=True)
-        if set_name == 'raccoon':
-            subprocess.run([
-                args.python,
-                osp.join(ROOT, 'tools', 'data', 'prepare_raccoon.py'),
-                '--root', os.environ[env_var]
-            ],
-                           check=True)
+        prepare_data(set_name, args.python)
         for regime in args.regimes:
-            first, second, dirs = plan(set_name, regime, args.variants,
-                                       args.seeds, args.work_dir,
-                                       args.warm_iters, args.iters)
-            metric = SETS[set_name][1]
-            run_jobs(first, metric, args.jobs, args.python)
-            run_jobs(second, metric, args.jobs, args.python)
-            summary = summarize(set_name, regime, args.variants, args.seeds,
-                                dirs)
-            stem = osp.join(args.out, f'{set_name}_{regime}')
-            with open(stem + '.json', 'w') as f:
-                json.dump(summary, f, indent=2)
-            table = format_summary(summary)
-            with open(stem + '.md', 'w') as f:
-                f.write(table + '\n')
-            print(table, flush=True)
-            # Every metric, the loss curves and the fg share, seeds grouped.
-            names = [v for v in args.variants for _ in args.seeds]
-            compare(
-                [dirs[v, seed] for v in args.variants for seed in args.seeds],
-                names,
+            planned.append((set_name, regime) +
+                           plan(set_name, regime, args.variants, args.seeds,
+                                args.work_dir, args.warm_iters, args.iters))
+    # One pool for every set and regime: no slot idles at a set's end.
+    run_jobs([job for *_, jobs, _ in planned for job in jobs], args.jobs,
+             args.python)
+    for set_name, regime, _, dirs in planned:
+        summary = summarize(set_name, regime, args.variants, args.seeds, dirs)
+        stem = osp.join(args.out, f'{set_name}_{regime}')
+        with open(stem + '.json', 'w') as f:
+            json.dump(summary, f, indent=2)
+        table = format_summary(summary)
+        with open(stem + '.md', 'w') as f:
+            f.write(table + '\n')
+        print(table, flush=True)
+        # Every metric, the loss curves and the fg share, seeds grouped.
+        compare([dirs[v, seed] for v in args.variants for seed in args.seeds],
+                [v for v in args.variants for _ in args.seeds],
                 out=stem + '.png')
     print(f'==> {time.time() - start:.0f} s', flush=True)
     return 0
