@@ -48,12 +48,39 @@ def test_rows_pair_seeds_and_skip_missing_runs(render, tmp_path):
     assert render.main([
         '--results',
         str(tmp_path), '--readme',
-        str(readme), '--variant', 'ours', '--check'
+        str(readme), '--variant', 'ours', '--others', '--check'
     ]) == 1
     assert render.main([
         '--results',
         str(tmp_path), '--readme',
-        str(readme), '--variant', 'ours'
+        str(readme), '--variant', 'ours', '--others'
     ]) == 0
     assert readme.read_text() == f'a\n<!-- results:start -->\n{table}\n' \
         '<!-- results:end -->\nb\n'
+
+
+def test_other_variants_get_a_column_or_a_dash(render, tmp_path):
+    runs = dict(random={'0': 40., '1': 50.}, ours={'0': 42., '1': 49.})
+    for name, extra in (('bccd', {
+            'mmdet-ohem': {
+                '0': 30.,
+                '1': 34.
+            }
+    }), ('raccoon', {})):
+        (tmp_path / f'{name}_warm.json').write_text(
+            json.dumps(
+                dict(
+                    set=name,
+                    regime='warm',
+                    metric='bbox_mAP',
+                    runs=dict(runs, **extra))))
+    lines = render.render(
+        render.load(str(tmp_path)), 'ours',
+        others=['mmdet-ohem']).splitlines()
+    assert lines[0] == ("| data, regime | RandomSampler | mmdet's "
+                        'OHEMSampler | ours | Δ per seed | mean Δ |')
+    assert lines[1] == '|---|---:|---:|---:|---:|---:|'
+    assert lines[2] == ('| BCCD (real, 3 classes), warm (n=2) | 45.0 ± 7.1 '
+                        '| 32.0 ± 2.8 | 45.5 ± 4.9 | +2.0 / -1.0 | +0.5 |')
+    assert lines[3].startswith('| raccoon (real, 1 class), warm (n=2) | '
+                               '45.0 ± 7.1 | – | 45.5 ± 4.9 |')

@@ -26,7 +26,11 @@ SET_NAMES = dict(
     raccoon='raccoon (real, 1 class)')
 SET_ORDER = list(SET_NAMES)
 # Column titles of run_bench.py's variant names.
-LABELS = {'random': 'RandomSampler', 'ohem-nms0.5': 'OHEM (entry config)'}
+LABELS = {
+    'random': 'RandomSampler',
+    'ohem-nms0.5': 'OHEM (entry config)',
+    'mmdet-ohem': "mmdet's OHEMSampler"
+}
 
 
 def load(results_dir: str) -> List[dict]:
@@ -50,12 +54,15 @@ def _mean_std(values: Sequence[float]) -> str:
 
 def render(summaries: List[dict],
            variant: str,
-           baseline: str = 'random') -> str:
-    """One row per set and regime: baseline, ``variant``, paired deltas."""
+           baseline: str = 'random',
+           others: Sequence[str] = ()) -> str:
+    """One row per set and regime: ``baseline``, the ``others`` (mean ±
+    std, or – where not run), ``variant`` and its deltas to ``baseline``
+    paired by seed."""
+    titles = [LABELS.get(v, v) for v in (baseline, *others, variant)]
     lines = [
-        f'| data, regime | {LABELS.get(baseline, baseline)} '
-        f'| {LABELS.get(variant, variant)} | Δ per seed | mean Δ |',
-        '|---|---:|---:|---:|---:|'
+        '| data, regime | ' + ' | '.join(titles) + ' | Δ per seed | mean Δ |',
+        '|---|' + '---:|' * (len(titles) + 2)
     ]
     for s in summaries:
         runs = s['runs']
@@ -70,12 +77,17 @@ def render(summaries: List[dict],
         base = [runs[baseline][k] for k in seeds]
         ours = [runs[variant][k] for k in seeds]
         deltas = [o - b for o, b in zip(ours, base)]
+        cells = [_mean_std(base)]
+        for other in others:
+            values = [v for v in runs.get(other, {}).values() if v is not None]
+            cells.append(_mean_std(values) if values else '–')
+        cells += [
+            _mean_std(ours), ' / '.join(f'{d:+.1f}' for d in deltas),
+            f'{statistics.fmean(deltas):+.1f}'
+        ]
         name = SET_NAMES.get(s['set'], s['set'])
-        lines.append(
-            f"| {name}, {s['regime']} (n={len(seeds)}) | {_mean_std(base)} "
-            f'| {_mean_std(ours)} | ' + ' / '.join(f'{d:+.1f}'
-                                                   for d in deltas) +
-            f' | {statistics.fmean(deltas):+.1f} |')
+        lines.append(f"| {name}, {s['regime']} (n={len(seeds)}) | " +
+                     ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 
 
@@ -98,6 +110,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         help="the column beside 'random' (the entry "
         "config's mining)")
     parser.add_argument(
+        '--others',
+        nargs='*',
+        default=['mmdet-ohem'],
+        help='variants shown between the two (mean ± std where run)')
+    parser.add_argument(
         '--check',
         action='store_true',
         help='only check that README is up to date')
@@ -106,7 +123,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
-    table = render(load(args.results), args.variant)
+    table = render(load(args.results), args.variant, others=args.others)
     with open(args.readme) as f:
         text = f.read()
     new = replace_block(text, table)
