@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(if $(VIRTUAL_ENV),$(VIRTUAL_ENV)/bin/python,$(VENV)/bin/python)
 
-.PHONY: install test test-dist test-slow lint demo bench ablations device-check clean
+.PHONY: install test test-dist test-slow lint demo bench bench-warm bench-mmdet ablations device-check clean
 
 install:  ## the pinned stack in .venv (or the active virtualenv)
 	bash tools/install.sh
@@ -20,9 +20,19 @@ demo:  ## the embedded set: random vs OHEM, seed 0, table + PNG in work_dirs/dem
 	@test -x $(PY) || $(MAKE) install
 	$(PY) tools/analysis/run_bench.py --preset demo --work-dir work_dirs/demo --out work_dirs/demo
 
-bench:  ## README's results: every set (BCCD_ROOT, RACCOON_ROOT) x 3 seeds -> docs/results, README
+bench:  ## README's scratch rows: every set (BCCD_ROOT, RACCOON_ROOT) x 3 seeds, random vs ours -> docs/results, README
 	@test -x $(PY) || $(MAKE) install
 	$(PY) tools/analysis/run_bench.py --preset bench --out docs/results
+	$(PY) tools/analysis/render_results.py
+
+bench-warm:  ## README's warm-start rows: the same from a random-sampling checkpoint
+	@test -x $(PY) || $(MAKE) install
+	$(PY) tools/analysis/run_bench.py --preset bench-warm --out docs/results
+	$(PY) tools/analysis/render_results.py
+
+bench-mmdet:  ## README's mmdet OHEMSampler column: the real sets x 3 seeds, scratch
+	@test -x $(PY) || $(MAKE) install
+	$(PY) tools/analysis/run_bench.py --preset bench-mmdet --out docs/results
 	$(PY) tools/analysis/render_results.py
 
 ablations:  ## the mining variants on the embedded set, seed 0 -> work_dirs/ablations

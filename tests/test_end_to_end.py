@@ -31,8 +31,27 @@ def tool(name, *args, cwd, timeout=300):
     return out
 
 
-def tiny_run_options(data_root):
-    """Shrink the benchmark config to a few iterations on ``data_root``."""
+def tiny_dataset(tmp):
+    """Generate the embedded set small (8 + 4 images at 128 px) in ``tmp``."""
+    data = tmp / 'data'
+    tool(
+        'data/generate_hard_negatives.py',
+        '--out',
+        data,
+        '--n-train',
+        8,
+        '--n-val',
+        4,
+        '--img-size',
+        128,
+        cwd=tmp)
+    return data
+
+
+def tiny_run_options(data_root, rpn_proposals=True):
+    """Shrink the benchmark config to a few iterations on ``data_root``
+    (and Faster R-CNN's RPN to 200 proposals, unless ``rpn_proposals`` is
+    False: detectors without that stage)."""
     return [
         f'train_dataloader.dataset.data_root={data_root}/',
         f'val_dataloader.dataset.data_root={data_root}/',
@@ -51,8 +70,8 @@ def tiny_run_options(data_root):
         f'param_scheduler.1.end={ITERS}',
         f'default_hooks.checkpoint.interval={ITERS}',
         'default_hooks.logger.interval=1',
-        'model.train_cfg.rpn_proposal.max_per_img=200',
-    ]
+    ] + (['model.train_cfg.rpn_proposal.max_per_img=200']
+         if rpn_proposals else [])
 
 
 def scalars(work_dir):
@@ -66,18 +85,7 @@ def scalars(work_dir):
 @pytest.fixture(scope='module')
 def trained(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('e2e')
-    data = tmp / 'data'
-    tool(
-        'data/generate_hard_negatives.py',
-        '--out',
-        data,
-        '--n-train',
-        8,
-        '--n-val',
-        4,
-        '--img-size',
-        128,
-        cwd=tmp)
+    data = tiny_dataset(tmp)
     work_dir = tmp / 'ohem'
     opts = tiny_run_options(data)
     out = tool(

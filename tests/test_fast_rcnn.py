@@ -13,36 +13,21 @@ import sys
 import numpy as np
 import pytest
 
-from test_end_to_end import ROOT, scalars, tiny_run_options, tool
+from test_end_to_end import ROOT, scalars, tiny_dataset, tiny_run_options, tool
 
 CONFIGS = osp.join(ROOT, 'configs', 'hard_negatives')
 RPN = osp.join(CONFIGS, 'rpn_r18-tiny_fpn_hard-negatives.py')
 FAST = osp.join(CONFIGS, 'fast-rcnn_r18-tiny_fpn_ohem_hard-negatives.py')
 ITERS = 6  # as tiny_run_options
-N_TRAIN, N_VAL = 8, 4
-
-
-def rpn_options(data):
-    # The RPN has no rpn_proposal stage, and its val metric is recall.
-    return [o for o in tiny_run_options(data) if 'rpn_proposal' not in o]
+N_TRAIN, N_VAL = 8, 4  # tiny_dataset
 
 
 @pytest.fixture(scope='module')
 def pipeline(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('fast_rcnn')
-    data = tmp / 'data'
-    tool(
-        'data/generate_hard_negatives.py',
-        '--out',
-        data,
-        '--n-train',
-        N_TRAIN,
-        '--n-val',
-        N_VAL,
-        '--img-size',
-        128,
-        cwd=tmp)
-    opts = rpn_options(data)
+    data = tiny_dataset(tmp)
+    opts = tiny_run_options(data, rpn_proposals=False)
+    # DumpProposals writes beside the data; it has no ann_file.
     dump_opts = [
         o for o in opts if not o.startswith('test_evaluator.ann_file')
     ] + [f'test_evaluator.output_dir={data}/proposals/']
@@ -86,7 +71,7 @@ def pipeline(tmp_path_factory):
         '--work-dir',
         fast_dir,
         '--cfg-options',
-        *tiny_run_options(data)[:-1],
+        *opts,
         cwd=ROOT)
     return data, rpn_dir, fast_dir
 
@@ -138,7 +123,7 @@ def test_missing_proposals_name_the_file_and_the_fix(pipeline, tmp_path):
     out = subprocess.run([
         sys.executable,
         osp.join(ROOT, 'tools', 'train.py'), FAST, '--work-dir', tmp_path,
-        '--cfg-options', *tiny_run_options(data)[:-1],
+        '--cfg-options', *tiny_run_options(data, rpn_proposals=False),
         'train_dataloader.dataset.proposal_file=proposals/rpn_test.pkl'
     ],
                          cwd=ROOT,

@@ -1,5 +1,6 @@
 """tools/analysis/run_bench.py: the jobs it plans and the tables it writes."""
 import argparse
+import json
 import os.path as osp
 
 import pytest
@@ -135,3 +136,51 @@ def test_summary_pairs_deltas_by_seed(bench):
     table = bench.format_summary(summary)
     assert '| random | 40.0 | 50.0 | 45.0 ± 7.1 |  |  |' in table
     assert '| ohem | 42.5 | 49.0 | 45.8 ± 4.6 | +2.5 / -1.0 | +0.8 |' in table
+
+
+def test_a_run_of_other_variants_keeps_the_tables_rows(bench, tmp_path):
+    path = tmp_path / 'bccd_scratch.json'
+    old = dict(
+        set='bccd',
+        regime='scratch',
+        metric='bbox_mAP',
+        runs={
+            'random': {
+                '0': 40.0
+            },
+            'ohem-nms0.5': {
+                '0': 44.0
+            },
+            'mmdet-ohem': {
+                '0': 30.0
+            }
+        })
+    path.write_text(json.dumps(old))
+    new = dict(
+        old,
+        runs={
+            'random': {
+                '0': 41.0
+            },
+            'mmdet-ohem': {
+                '0': 31.0,
+                '1': 32.0
+            }
+        })
+    merged = bench.merge_summary(str(path), new)
+    assert merged['runs'] == {
+        'random': {
+            '0': 41.0
+        },
+        'mmdet-ohem': {
+            '0': 31.0,
+            '1': 32.0
+        },
+        'ohem-nms0.5': {
+            '0': 44.0
+        }
+    }
+    # Another metric: nothing to merge with.
+    assert bench.merge_summary(str(path), dict(new, metric='x')) == dict(
+        new, metric='x')
+    assert bench.merge_summary(str(tmp_path / 'none.json'), new) == new
