@@ -45,6 +45,12 @@ def test_every_variant_is_a_valid_sampler_config(bench):
         if expected == 'LossRankedOHEMSampler':
             assert cfg.model.roi_head.type == 'OHEMRoIHead'
             assert sampler.pos_fraction is None
+            assert sampler.get(
+                'scope',
+                'image') == ('batch' if 'batch' in variant else 'image')
+            assert sampler.get('nms_per_label',
+                               False) == ('label' in variant
+                                          or 'authors' in variant)
         assert dirs[variant, 3] == job.work_dir
 
 

@@ -70,6 +70,9 @@ VARIANTS: Dict[str, List[str]] = {
     _OURS + [f'{_S}nms_thr=0.5'],
     'ohem-label0.5':
     _OURS + [f'{_S}nms_thr=0.5', f'{_S}nms_per_label=True'],
+    # The top 128 of the batch rather than 64 of each image.
+    'ohem-batch0.5':
+    _OURS + [f'{_S}nms_thr=0.5', f'{_S}scope=batch'],
     'ohem-label0.5-rand0.5':
     _OURS + [
         f'{_S}nms_thr=0.5', f'{_S}nms_per_label=True',
@@ -121,8 +124,8 @@ PRESETS = {
         sets=['synthetic'],
         variants=[
             'random', 'ohem-paper', 'ohem-authors', 'ohem-nms0.5',
-            'ohem-label0.5', 'ohem-label0.5-rand0.5', 'ohem-paper-warmup400',
-            'ohem-paper-rank-cls'
+            'ohem-label0.5', 'ohem-label0.5-rand0.5', 'ohem-batch0.5',
+            'ohem-paper-warmup400', 'ohem-paper-rank-cls'
         ],
         seeds=[0],
         regimes=['scratch']),
