@@ -78,9 +78,10 @@ def test_warm_start_continues_from_one_random_checkpoint(bench):
 class FakeJob:
     """A job that takes ``seconds`` and logs its start and end."""
 
-    def __init__(self, name, seconds, log, after=None):
+    def __init__(self, name, seconds, log, after=None, returncode=0):
         self.name, self.work_dir = name, name
         self.seconds, self.log, self.after = seconds, log, after
+        self.returncode = returncode
 
     def done(self):
         return False
@@ -90,7 +91,7 @@ class FakeJob:
         outer = self
 
         class Proc:
-            returncode = 0
+            returncode = self.returncode
 
             def __init__(self):
                 self.polls = 0
@@ -101,7 +102,10 @@ class FakeJob:
                     return None
                 if ('end', outer.name) not in outer.log:
                     outer.log.append(('end', outer.name))
-                return 0
+                return self.returncode
+
+            def terminate(self):
+                outer.log.append(('terminate', outer.name))
 
         return Proc()
 
@@ -190,3 +194,17 @@ def test_a_run_of_other_variants_keeps_the_tables_rows(bench, tmp_path):
     assert bench.merge_summary(str(path), dict(new, metric='x')) == dict(
         new, metric='x')
     assert bench.merge_summary(str(tmp_path / 'none.json'), new) == new
+
+
+def test_a_failed_run_stops_the_others(bench, monkeypatch):
+    monkeypatch.setattr(bench.time, 'sleep', lambda s: None)
+    log = []
+    jobs = [
+        FakeJob('long', 100, log),
+        FakeJob('bad', 2, log, returncode=1),
+        FakeJob('next', 1, log)
+    ]
+    with pytest.raises(SystemExit, match='bad failed'):
+        bench.run_jobs(jobs, 2, 'python')
+    assert ('terminate', 'long') in log
+    assert ('start', 'next') not in log

@@ -211,26 +211,30 @@ def run_jobs(jobs: List[Job], num_parallel: int, python: str) -> None:
     waits for the other seeds' warm starts)."""
     todo = [j for j in jobs if not j.done()]
     running: List[Tuple[Job, subprocess.Popen]] = []
-    while todo or running:
-        busy = todo + [job for job, _ in running]
-        ready = [j for j in todo if j.after not in busy]
-        while ready and len(running) < num_parallel:
-            job = ready.pop(0)
-            todo.remove(job)
-            print(f'==> start {job.name} -> {job.work_dir}', flush=True)
-            running.append((job, job.start(python)))
-        time.sleep(2)
-        for job, proc in list(running):
-            if proc.poll() is None:
-                continue
-            running.remove((job, proc))
-            status = 'done' if proc.returncode == 0 else \
-                f'FAILED ({proc.returncode}), see {job.work_dir}.log'
-            print(f'==> {job.name}: {status}', flush=True)
-            if proc.returncode:
-                for _, other in running:
-                    other.terminate()
-                raise SystemExit(f'{job.name} failed')
+    try:
+        while todo or running:
+            busy = todo + [job for job, _ in running]
+            ready = [j for j in todo if j.after not in busy]
+            while ready and len(running) < num_parallel:
+                job = ready.pop(0)
+                todo.remove(job)
+                print(f'==> start {job.name} -> {job.work_dir}', flush=True)
+                running.append((job, job.start(python)))
+            time.sleep(2)
+            for job, proc in list(running):
+                if proc.poll() is None:
+                    continue
+                running.remove((job, proc))
+                status = 'done' if proc.returncode == 0 else \
+                    f'FAILED ({proc.returncode}), see {job.work_dir}.log'
+                print(f'==> {job.name}: {status}', flush=True)
+                if proc.returncode:
+                    raise SystemExit(f'{job.name} failed')
+    finally:
+        # A failed job or Ctrl-C: no training is left running unattended
+        # (a rerun starts the unfinished ones again).
+        for _, proc in running:
+            proc.terminate()
 
 
 def plan(set_name: str, regime: str, variants: Sequence[str],
