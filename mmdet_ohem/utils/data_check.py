@@ -51,12 +51,24 @@ def iter_leaf_datasets(dataset_cfg,
     yield dataset_cfg, where
 
 
+def _dataset_file(leaf, key: str) -> Optional[str]:
+    """The file ``leaf[key]`` names, joined to ``data_root`` as mmengine's
+    ``BaseDataset`` (``ann_file``) and mmdet's ``BaseDetDataset``
+    (``proposal_file``) join it unless it is absolute; ``None`` if unset."""
+    path = _get(leaf, key, '')
+    if not isinstance(path, str) or not path:
+        return None
+    data_root = _get(leaf, 'data_root')
+    if data_root and not osp.isabs(path):
+        path = osp.join(data_root, path)
+    return path
+
+
 def iter_annotation_files(dataset_cfg,
                           where: str = 'dataset'
                           ) -> Iterator[Tuple[str, str, Optional[str]]]:
     """Annotation files a dataset config reads, wrappers unrolled
-    (:func:`iter_leaf_datasets`). ``ann_file`` is joined to ``data_root``
-    the way mmengine's ``BaseDataset`` does (unless it is absolute).
+    (:func:`iter_leaf_datasets`), joined to ``data_root`` (unless absolute).
 
     Args:
         dataset_cfg (dict): A dataset config.
@@ -67,22 +79,15 @@ def iter_annotation_files(dataset_cfg,
         its dataset and the dataset's ``data_root``.
     """
     for leaf, leaf_where in iter_leaf_datasets(dataset_cfg, where):
-        ann_file = _get(leaf, 'ann_file', '')
-        if not isinstance(ann_file, str) or not ann_file:
-            continue
-        data_root = _get(leaf, 'data_root')
-        path = ann_file
-        if data_root and not osp.isabs(ann_file):
-            path = osp.join(data_root, ann_file)
-        yield path, leaf_where, data_root
+        path = _dataset_file(leaf, 'ann_file')
+        if path is not None:
+            yield path, leaf_where, _get(leaf, 'data_root')
 
 
 def iter_proposal_files(dataset_cfg,
                         where: str = 'dataset') -> Iterator[Tuple[str, str]]:
-    """Precomputed proposal files (Fast R-CNN) a dataset config reads.
-
-    ``proposal_file`` is joined to ``data_root`` as mmdet's
-    ``BaseDetDataset.load_proposals`` does (unless it is absolute).
+    """Precomputed proposal files (Fast R-CNN) a dataset config reads,
+    wrappers unrolled, joined to ``data_root`` (unless absolute).
 
     Args:
         dataset_cfg (dict): A dataset config.
@@ -93,13 +98,32 @@ def iter_proposal_files(dataset_cfg,
         dataset.
     """
     for leaf, leaf_where in iter_leaf_datasets(dataset_cfg, where):
-        proposal_file = _get(leaf, 'proposal_file', '')
-        if not isinstance(proposal_file, str) or not proposal_file:
+        path = _dataset_file(leaf, 'proposal_file')
+        if path is not None:
+            yield path, leaf_where
+
+
+def iter_loader_datasets(cfg,
+                         loaders: Sequence[str] = DEFAULT_LOADERS
+                         ) -> Iterator[Tuple[object, str]]:
+    """The dataset config of each of ``loaders`` that a run will read.
+
+    Dataloaders that are absent or ``None`` are skipped, as is a
+    ``val_dataloader`` when the config has no ``val_cfg``.
+
+    Args:
+        cfg (Config | dict): A full MMDetection config.
+        loaders (Sequence[str]): Dataloader keys, in order.
+
+    Yields:
+        tuple[dict, str]: The dataset config and its key path.
+    """
+    for key in loaders:
+        if key == 'val_dataloader' and not _get(cfg, 'val_cfg'):
             continue
-        data_root = _get(leaf, 'data_root')
-        if data_root and not osp.isabs(proposal_file):
-            proposal_file = osp.join(data_root, proposal_file)
-        yield proposal_file, leaf_where
+        loader = _get(cfg, key)
+        if loader:
+            yield _get(loader, 'dataset'), f'{key}.dataset'
 
 
 def _is_local(path: str) -> bool:
@@ -146,8 +170,8 @@ def check_dataset_files(cfg, loaders: Sequence[str] = DEFAULT_LOADERS) -> None:
     """Raise if an annotation or proposal file the dataloaders read is missing.
 
     Only local paths are checked (``s3://`` and other backends are left to
-    mmengine); dataloaders that are absent or ``None`` are skipped, as is a
-    ``val_dataloader`` when the config has no ``val_cfg``.
+    mmengine); the dataloaders are those :func:`iter_loader_datasets`
+    yields.
 
     Args:
         cfg (Config | dict): A full MMDetection config.
@@ -157,19 +181,13 @@ def check_dataset_files(cfg, loaders: Sequence[str] = DEFAULT_LOADERS) -> None:
         FileNotFoundError: Naming the first missing file and how to get it
             (or to run the embedded benchmark instead).
     """
-    for key in loaders:
-        if key == 'val_dataloader' and not _get(cfg, 'val_cfg'):
-            continue
-        loader = _get(cfg, key)
-        if not loader:
-            continue
+    for dataset_cfg, loader_where in iter_loader_datasets(cfg, loaders):
         for path, where, data_root in iter_annotation_files(
-                _get(loader, 'dataset'), f'{key}.dataset'):
+                dataset_cfg, loader_where):
             if _is_local(path) and not osp.exists(path):
                 raise FileNotFoundError(
                     missing_dataset_message(path, where, data_root))
-        for path, where in iter_proposal_files(
-                _get(loader, 'dataset'), f'{key}.dataset'):
+        for path, where in iter_proposal_files(dataset_cfg, loader_where):
             if _is_local(path) and not osp.exists(path):
                 raise FileNotFoundError(
                     f'Proposals not found at {path} ({where}.proposal_file).'

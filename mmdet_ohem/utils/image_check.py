@@ -11,9 +11,8 @@ not), so each image is decoded exactly as the dataset's
 from concurrent.futures import ThreadPoolExecutor
 from typing import List, NamedTuple, Optional, Sequence
 
-from .data_check import iter_leaf_datasets
-
-DEFAULT_LOADERS = ('train_dataloader', 'val_dataloader')
+from .data_check import (DEFAULT_LOADERS, iter_leaf_datasets,
+                         iter_loader_datasets)
 
 
 class BadImage(NamedTuple):
@@ -75,12 +74,8 @@ def check_images(cfg,
     """
     from mmdet.registry import DATASETS
     bad: List[BadImage] = []
-    for key in loaders:
-        loader = cfg.get(key)
-        if not loader or (key == 'val_dataloader' and not cfg.get('val_cfg')):
-            continue
-        for dataset_cfg, where in iter_leaf_datasets(loader['dataset'],
-                                                     f'{key}.dataset'):
+    for loader_cfg, loader_where in iter_loader_datasets(cfg, loaders):
+        for dataset_cfg, where in iter_leaf_datasets(loader_cfg, loader_where):
             settings = _loader_settings(dataset_cfg.get('pipeline'))
             # The annotations name the images; no transform runs.
             dataset = DATASETS.build(dict(dataset_cfg, pipeline=[]))
@@ -89,8 +84,7 @@ def check_images(cfg,
                 for i in range(len(dataset))
             ]
             with ThreadPoolExecutor(num_threads) as pool:
-                errors = list(
-                    pool.map(lambda p: _decode(p, settings), paths))
+                errors = list(pool.map(lambda p: _decode(p, settings), paths))
             bad += [
                 BadImage(p, where, e, _fix(p, settings))
                 for p, e in zip(paths, errors) if e is not None
