@@ -2,8 +2,7 @@
 
 ``tools/analysis/run_bench.py`` writes one JSON file per set and regime
 (per-seed metric of every variant) to ``docs/results/``; this turns them
-into the
-Markdown table between ``<!-- results:start -->`` and
+into the Markdown table between ``<!-- results:start -->`` and
 ``<!-- results:end -->`` in README.md, so that no number there is copied
 by hand (``tests/test_render_results.py`` checks that they agree).
 

@@ -180,7 +180,7 @@ class Job:
                  config: str,
                  work_dir: str,
                  options: List[str],
-                 metric: str = 'bbox_mAP',
+                 metric: str,
                  after: Optional['Job'] = None):
         self.name, self.config = name, config
         self.work_dir, self.options = work_dir, options
