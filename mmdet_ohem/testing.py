@@ -17,7 +17,8 @@ BASES = dict(
 
 
 def ohem_sampler(num: int = 64, **kwargs) -> dict:
-    """Config of the paper's sampler (no quota, CE + box loss, NMS 0.7)."""
+    """Config of the paper's sampler (no quota, CE + box loss, NMS 0.7 per
+    label as in the authors' code, the sampler's default)."""
     cfg = dict(type='LossRankedOHEMSampler', num=num, pos_fraction=None,
                ranking='cls+bbox', nms_thr=0.7)
     cfg.update(kwargs)

@@ -67,19 +67,40 @@ def test_one_line_swap_keeps_mmdets_settings():
         osp.join(ROOT, 'configs', 'faster-rcnn_r50_fpn_ohem_1x_coco.py'))
     assert cfg.model.train_cfg.rcnn.sampler == dict(
         type='LossRankedOHEMSampler', num=64, pos_fraction=None,
-        neg_pos_ub=-1, add_gt_as_proposals=True, nms_thr=0.5)
+        neg_pos_ub=-1, add_gt_as_proposals=True, nms_thr=0.5,
+        nms_per_label=True, random_fraction=0.5)
 
 
-def test_entry_config_and_the_swap_mine_alike():
-    """The defaults follow the benchmark: NMS by loss at 0.5, 64/img."""
-    entry = Config.fromfile(osp.join(ROOT, 'configs', 'faster_rcnn_ohem.py'))
-    sampler = entry.model.train_cfg.rcnn.sampler
-    assert (sampler.num, sampler.nms_thr, sampler.pos_fraction) == (64, 0.5,
-                                                                    None)
-    assert sampler.get('nms_per_label', False) is False
-    for name in ('fast-rcnn_r50_fpn_ohem_1x_coco.py',
-                 'mask-rcnn_r50_fpn_ohem_1x_coco.py'):
-        cfg = Config.fromfile(osp.join(ROOT, 'configs', name))
-        assert cfg.model.train_cfg.rcnn.sampler.nms_thr == 0.5, name
-    default = inspect.signature(LossRankedOHEMSampler).parameters['nms_thr']
-    assert default.default == 0.5
+MINING_KEYS = ('num', 'pos_fraction', 'ranking', 'nms_thr', 'nms_per_label',
+               'scope', 'random_fraction')
+
+
+@pytest.mark.parametrize('name', [
+    'faster-rcnn_r50_fpn_ohem_1x_coco.py', 'fast-rcnn_r50_fpn_ohem_1x_coco.py',
+    'mask-rcnn_r50_fpn_ohem_1x_coco.py',
+    'raccoon/faster-rcnn_r18-tiny_fpn_ohem_raccoon.py',
+    'hard_negatives/fast-rcnn_r18-tiny_fpn_ohem_hard-negatives.py'
+])
+def test_configs_mine_as_the_entry_config(name):
+    """The configs follow the benchmark: NMS by loss at 0.5 per label, 64
+    RoIs per image, half of them the hardest (no quota), half at random."""
+
+    def mining(path):
+        model = MODELS.build(Config.fromfile(path).model)
+        sampler = model.roi_head.bbox_sampler
+        return {k: getattr(sampler, k) for k in MINING_KEYS}
+
+    entry = mining(osp.join(ROOT, 'configs', 'faster_rcnn_ohem.py'))
+    assert entry == dict(num=64, pos_fraction=None, ranking='cls+bbox',
+                         nms_thr=0.5, nms_per_label=True, scope='image',
+                         random_fraction=0.5)
+    assert mining(osp.join(ROOT, 'configs', name)) == entry
+
+
+def test_sampler_defaults_are_the_entry_configs_mining_by_loss():
+    """Left out of a config, every key mines as the entry config, except
+    the random share: alone, the sampler picks by loss only."""
+    params = inspect.signature(LossRankedOHEMSampler).parameters
+    assert {k: params[k].default for k in MINING_KEYS if k != 'num'} == dict(
+        pos_fraction=None, ranking='cls+bbox', nms_thr=0.5,
+        nms_per_label=True, scope='image', random_fraction=0.)

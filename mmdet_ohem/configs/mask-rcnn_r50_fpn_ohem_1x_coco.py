@@ -14,4 +14,6 @@ model = dict(
                 type='LossRankedOHEMSampler',
                 num=64,
                 pos_fraction=None,
-                nms_thr=0.5))))  # as configs/faster_rcnn_ohem.py
+                nms_thr=0.5,
+                nms_per_label=True,
+                random_fraction=0.5))))  # as configs/faster_rcnn_ohem.py

@@ -27,7 +27,9 @@ SET_ORDER = list(SET_NAMES)
 # Column titles of run_bench.py's variant names.
 LABELS = {
     'random': 'RandomSampler',
-    'ohem-nms0.5': 'OHEM (entry config)',
+    'ohem-nms0.5': 'ours, NMS per image',
+    'ohem-label0.5': 'ours, NMS per label',
+    'ohem-label0.5-rand0.5': 'ours (entry config)',
     'mmdet-ohem': "mmdet's OHEMSampler"
 }
 
@@ -105,13 +107,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--readme', default=osp.join(ROOT, 'README.md'))
     parser.add_argument(
         '--variant',
-        default='ohem-nms0.5',
+        default='ohem-label0.5-rand0.5',
         help="the column beside 'random' (the entry "
         "config's mining)")
     parser.add_argument(
         '--others',
         nargs='*',
-        default=['mmdet-ohem'],
+        default=['mmdet-ohem', 'ohem-nms0.5', 'ohem-label0.5'],
         help='variants shown between the two (mean ± std where run)')
     parser.add_argument(
         '--check',

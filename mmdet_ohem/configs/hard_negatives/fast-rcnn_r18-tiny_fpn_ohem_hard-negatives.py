@@ -22,7 +22,9 @@ model = dict(
                 type='LossRankedOHEMSampler',
                 num={{_base_.rois_per_img}},
                 pos_fraction=None,
-                nms_thr=0.5),
+                nms_thr=0.5,
+                nms_per_label=True,
+                random_fraction=0.5),
             pos_weight=-1,
             debug=False)),
     test_cfg=dict(rcnn={{_base_.model.test_cfg.rcnn}}))
