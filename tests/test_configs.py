@@ -75,26 +75,32 @@ MINING_KEYS = ('num', 'pos_fraction', 'ranking', 'nms_thr', 'nms_per_label',
                'scope', 'random_fraction')
 
 
+def built_mining(path: str) -> dict:
+    """The mining keys of the sampler a config's model builds."""
+    model = MODELS.build(Config.fromfile(path).model)
+    sampler = model.roi_head.bbox_sampler
+    return {k: getattr(sampler, k) for k in MINING_KEYS}
+
+
+@pytest.fixture(scope='module')
+def entry_mining() -> dict:
+    return built_mining(osp.join(ROOT, 'configs', 'faster_rcnn_ohem.py'))
+
+
 @pytest.mark.parametrize('name', [
     'faster-rcnn_r50_fpn_ohem_1x_coco.py', 'fast-rcnn_r50_fpn_ohem_1x_coco.py',
     'mask-rcnn_r50_fpn_ohem_1x_coco.py',
     'raccoon/faster-rcnn_r18-tiny_fpn_ohem_raccoon.py',
     'hard_negatives/fast-rcnn_r18-tiny_fpn_ohem_hard-negatives.py'
 ])
-def test_configs_mine_as_the_entry_config(name):
+def test_configs_mine_as_the_entry_config(name, entry_mining):
     """The configs follow the benchmark: NMS by loss at 0.5 per label, 64
     RoIs per image, half of them the hardest (no quota), half at random."""
-
-    def mining(path):
-        model = MODELS.build(Config.fromfile(path).model)
-        sampler = model.roi_head.bbox_sampler
-        return {k: getattr(sampler, k) for k in MINING_KEYS}
-
-    entry = mining(osp.join(ROOT, 'configs', 'faster_rcnn_ohem.py'))
-    assert entry == dict(num=64, pos_fraction=None, ranking='cls+bbox',
-                         nms_thr=0.5, nms_per_label=True, scope='image',
-                         random_fraction=0.5)
-    assert mining(osp.join(ROOT, 'configs', name)) == entry
+    assert entry_mining == dict(num=64, pos_fraction=None,
+                                ranking='cls+bbox', nms_thr=0.5,
+                                nms_per_label=True, scope='image',
+                                random_fraction=0.5)
+    assert built_mining(osp.join(ROOT, 'configs', name)) == entry_mining
 
 
 def test_sampler_defaults_are_the_entry_configs_mining_by_loss():
