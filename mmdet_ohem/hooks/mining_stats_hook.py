@@ -8,6 +8,8 @@ from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 
+from ..utils.strict_keys import check_unknown_keys
+
 DEFAULT_WINDOW = 10  # mmengine LogProcessor's default window_size
 
 
@@ -103,12 +105,19 @@ class MiningStatsHook(Hook):
         prefix (str): Name prefix of the scalars after ``train/``.
         window_size (int, optional): Averaging window; ``None``: the
             runner's ``log_processor.window_size``.
+
+    An unknown key (e.g. ``window``) raises a ``TypeError`` naming the
+    closest valid one; ``priority`` is the runner's, as for every hook.
     """
 
     priority = 'NORMAL'  # before LoggerHook (BELOW_NORMAL) in the same iter
 
     def __init__(self, prefix: str = 'ohem',
-                 window_size: Optional[int] = None) -> None:
+                 window_size: Optional[int] = None,
+                 **kwargs) -> None:
+        # mmengine's Runner pops `priority` before building the hook; any
+        # other key is a mistake that would otherwise be ignored.
+        check_unknown_keys(MiningStatsHook, kwargs)
         if window_size is not None and window_size < 1:
             raise ValueError(f'window_size must be >= 1, got {window_size}')
         self.prefix = prefix

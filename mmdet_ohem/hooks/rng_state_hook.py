@@ -12,6 +12,8 @@ from mmengine.hooks.hook import DATA_BATCH
 from mmengine.logging import print_log
 from mmengine.runner import IterBasedTrainLoop
 
+from ..utils.strict_keys import check_unknown_keys
+
 META_KEY = 'rng_state'
 
 
@@ -71,12 +73,17 @@ class RNGStateHook(Hook):
 
     A resumed checkpoint without the states (saved without this hook)
     gives one warning and the run goes on as mmengine's would.
+
+    It takes no key (``priority`` is the runner's, as for every hook); any
+    other raises a ``TypeError``.
     """
 
     # Restore before any other hook of the iteration may draw.
     priority = 'VERY_HIGH'
 
-    def __init__(self) -> None:
+    def __init__(self, **kwargs) -> None:
+        # It has no key of its own (`priority` is popped by the runner).
+        check_unknown_keys(RNGStateHook, kwargs)
         self._loaded: Optional[dict] = None
         self._warned = False
 

@@ -16,9 +16,15 @@ from torch import Tensor
 
 from ..mining import check_mining_args, select_hard_examples
 from ..ranking import check_per_roi_losses, check_ranking, ranking_loss
+from ..utils.strict_keys import check_unknown_keys
 
 # pos_weight only scales label weights, which ranking ignores.
 _TARGETS_CFG = ConfigDict(pos_weight=-1)
+
+# Keys of mmdet's OHEMSampler that mean something else here.
+_FOREIGN_KEYS = dict(
+    loss_key='it is mmdet OHEMSampler\'s key; set `ranking` instead '
+    '(`ranking=\'cls\'` ranks as OHEMSampler\'s `loss_key=\'loss_cls\'`).')
 
 
 class Candidates(NamedTuple):
@@ -102,6 +108,11 @@ class LossRankedOHEMSampler(BaseSampler):
             picks. The paper fine-tunes ImageNet-pretrained networks; from
             scratch every RoI is hard at first. 0 (default): none.
         warmup_pos_fraction (float): The quota of the warm-up picks.
+
+    Unlike mmdet's ``BaseSampler``, which swallows ``**kwargs``, it refuses
+    a key it does not use (``TypeError`` naming the closest valid key): a
+    misspelt ``nms_thres`` or ``random_fracton`` would otherwise train
+    silently with the default. The only key a head adds is ``context``.
     """
 
     def __init__(self,
@@ -118,6 +129,7 @@ class LossRankedOHEMSampler(BaseSampler):
                  warmup_iters: int = 0,
                  warmup_pos_fraction: float = 0.25,
                  **kwargs) -> None:
+        check_unknown_keys(LossRankedOHEMSampler, kwargs, _FOREIGN_KEYS)
         check_mining_args(num, nms_thr, pos_fraction, neg_pos_ub, scope)
         if not 0 <= random_fraction < 1:
             raise ValueError('`random_fraction` must be in [0, 1), got '
