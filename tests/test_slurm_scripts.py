@@ -4,7 +4,6 @@
 argv and exits 3) or none on the PATH; ``tools/dist_{train,test}.sh`` with a
 fake ``PYTHON`` that records the torchrun arguments. Nothing trains.
 """
-import os
 import os.path as osp
 import shlex
 import shutil
@@ -67,7 +66,7 @@ def bins(tmp_path: Path) -> Dict[str, Path]:
 def run(script: str, args: List[str], path: Path,
         env: Optional[Dict[str, str]] = None) -> subprocess.CompletedProcess:
     """``bash tools/<script> args`` with ``path`` as the whole PATH."""
-    full = dict(PATH=str(path), PYTHON='python3', HOME=os.environ['HOME'])
+    full = dict(PATH=str(path), PYTHON='python3')
     full.update(env or {})
     return subprocess.run([BASH, osp.join(TOOLS, script), *args],
                           env=full, capture_output=True, text=True,
