@@ -6,6 +6,8 @@ only for foreground). The loss functions are the head's own ``loss_cls`` and
 ``loss_bbox`` with ``reduction_override='none'``, so their ``loss_weight``,
 ``reg_decoded_bbox`` and IoU-type box losses are honoured.
 """
+import os.path as osp
+import traceback
 from typing import Optional
 
 import torch
@@ -14,6 +16,28 @@ from mmdet.structures.bbox import get_box_tensor
 from torch import Tensor
 
 RANKINGS = ('cls', 'cls+bbox')
+
+# mmdet losses that give one value per RoI from the Fast R-CNN head's
+# targets (tests/test_ranking_loss.py builds each one); named in errors.
+SUPPORTED_LOSSES = dict(
+    loss_cls=('CrossEntropyLoss', 'FocalLoss', 'GHMC',
+              'CrossEntropyCustomLoss'),
+    loss_bbox=('SmoothL1Loss', 'L1Loss', 'BalancedL1Loss', 'MSELoss', 'GHMR',
+               'BoundedIoULoss', 'IoULoss', 'GIoULoss', 'DIoULoss',
+               'CIoULoss', 'EIoULoss'))
+# Box losses on decoded boxes: they need `reg_decoded_bbox=True`.
+DECODED_BBOX_LOSSES = ('IoULoss', 'GIoULoss', 'DIoULoss', 'CIoULoss',
+                       'EIoULoss')
+
+
+def _what_to_do(key: str) -> str:
+    """The fix of an unsupported ``bbox_head.<key>``, for error messages."""
+    todo = f'Set `bbox_head.{key}` to one of: ' + \
+        ', '.join(SUPPORTED_LOSSES[key])
+    if key == 'loss_bbox':
+        todo += ' (the IoU ones with `reg_decoded_bbox=True`); or rank by ' \
+            "loss_cls only (the sampler's `ranking='cls'`)"
+    return todo + '.'
 
 
 def check_ranking(ranking: str) -> None:
@@ -27,7 +51,7 @@ class PerRoILossError(ValueError):
     """A head's loss cannot give OHEM one value per RoI (names the key)."""
 
 
-def _per_roi(loss: Tensor, num_rois: int, key: str) -> Tensor:
+def _per_roi(loss: Tensor, num_rois: int, key: str, name: str) -> Tensor:
     """Reduce an unreduced loss to one value per RoI, or say why not."""
     if isinstance(loss, Tensor) and loss.dim() >= 1 and \
             loss.shape[0] == num_rois:
@@ -37,10 +61,10 @@ def _per_roi(loss: Tensor, num_rois: int, key: str) -> Tensor:
         return loss.flatten(1).sum(dim=1) if loss.dim() > 1 else loss
     shape = tuple(loss.shape) if isinstance(loss, Tensor) else type(loss)
     raise PerRoILossError(
-        f'OHEM needs one loss value per RoI, but `bbox_head.{key}` returned '
-        f'{shape} for {num_rois} RoIs with reduction_override="none". Set '
-        f'`bbox_head.{key}` to a loss that honours reduction_override '
-        '(e.g. CrossEntropyLoss, FocalLoss, SmoothL1Loss, L1Loss, GIoULoss).')
+        f'OHEM needs one loss value per RoI, but `bbox_head.{key}` ({name}) '
+        f'returned {shape} for {num_rois} RoIs with reduction_override='
+        '"none". '
+        + _what_to_do(key))
 
 
 def ranking_loss(head: BBoxHead,
@@ -78,7 +102,8 @@ def ranking_loss(head: BBoxHead,
             cls_score,
             labels,
             cls_score.new_ones(num_rois),
-            reduction_override='none'), num_rois, 'loss_cls')
+            reduction_override='none'), num_rois, 'loss_cls',
+        type(head.loss_cls).__name__)
     if ranking == 'cls' or bbox_pred is None or num_rois == 0:
         return loss
 
@@ -101,7 +126,7 @@ def ranking_loss(head: BBoxHead,
         ()))
     loss_bbox = _per_roi(
         head.loss_bbox(pred, bbox_targets, weights, reduction_override='none'),
-        num_rois, 'loss_bbox')
+        num_rois, 'loss_bbox', type(head.loss_bbox).__name__)
     return loss + torch.where(pos, loss_bbox.to(loss.dtype), loss.new_zeros(
         ()))
 
@@ -113,7 +138,8 @@ def check_per_roi_losses(bbox_head: BBoxHead,
     Runs :func:`ranking_loss` on two dummy RoIs, so
     a config error surfaces when the model is built, not mid-training.
     Whatever goes wrong (a reduced or dict-valued loss, a loss that wants
-    soft or quality targets) is raised as a ``ValueError`` naming the key.
+    soft or quality targets) is raised as one ``ValueError`` naming the key,
+    the loss, why it failed and the supported losses (``SUPPORTED_LOSSES``).
 
     Args:
         bbox_head (BBoxHead): The head whose losses rank the RoIs.
@@ -149,9 +175,25 @@ def check_per_roi_losses(bbox_head: BBoxHead,
             except PerRoILossError:
                 raise
             except Exception as exc:
-                loss = getattr(bbox_head, key)
+                # One message, not the loss's internal traceback (often a
+                # bare AssertionError) chained under it.
+                loss = type(getattr(bbox_head, key)).__name__
                 raise PerRoILossError(
-                    f'OHEM ranks RoIs by `bbox_head.{key}` '
-                    f'({type(loss).__name__}) with reduction_override='
-                    f'"none" and {targets_are}, which failed on two dummy '
-                    f'RoIs: {type(exc).__name__}: {exc}') from exc
+                    f'OHEM cannot rank RoIs by `bbox_head.{key}` ({loss}): '
+                    f'it ranks each RoI by the head\'s loss with '
+                    f'reduction_override="none" and {targets_are}, and '
+                    f'{loss} failed on them ({_failure(exc)}); it likely '
+                    'needs other targets (e.g. soft or quality scores). '
+                    + _what_to_do(key)) from None
+
+
+def _failure(exc: Exception) -> str:
+    """``exc`` in one line; the failing source line if it has no message
+    (a bare ``assert``)."""
+    text = f'{type(exc).__name__}: {exc}' if str(exc) else type(exc).__name__
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not str(exc) and frames:
+        where = frames[-1]
+        text += f' at {osp.basename(where.filename)}:{where.lineno}: ' \
+            f'`{where.line}`'
+    return text

@@ -593,7 +593,8 @@ def test_ohem_sampler_under_the_rpn_fails_at_build(head_type):
     dict(type='QualityFocalLoss', use_sigmoid=True),  # (label, score)
 ])
 def test_loss_cls_without_per_roi_values_fails_at_build(head_type, loss_cls):
-    with pytest.raises(ValueError, match='`bbox_head.loss_cls`'):
+    with pytest.raises(ValueError, match=r'`bbox_head.loss_cls` \(' +
+                       loss_cls['type'] + r'\).* one of: CrossEntropyLoss'):
         build_head(ohem_sampler(), head_type, bbox_head=dict(
             loss_cls=loss_cls))
 

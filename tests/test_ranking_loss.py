@@ -1,10 +1,14 @@
 """The per-RoI ranking loss against a hand computation."""
+import traceback
+
 import pytest
 import torch
 import torch.nn.functional as F
 from mmdet.registry import MODELS
 
-from mmdet_ohem.ranking import check_per_roi_losses, ranking_loss
+from mmdet_ohem.ranking import (DECODED_BBOX_LOSSES, SUPPORTED_LOSSES,
+                                check_per_roi_losses, ranking_loss)
+from mmdet_ohem.testing import ohem_sampler, small_detector_cfg
 
 NUM_CLASSES = 3
 
@@ -118,3 +122,34 @@ def test_loss_without_per_roi_values_names_the_config_key():
     head.loss_cls.forward = lambda *args, **kwargs: torch.tensor(1.)
     with pytest.raises(ValueError, match='bbox_head.loss_cls'):
         check_per_roi_losses(head)
+
+
+@pytest.mark.parametrize(
+    'key,loss', [('loss_cls', n) for n in SUPPORTED_LOSSES['loss_cls']] +
+    [('loss_bbox', n) for n in SUPPORTED_LOSSES['loss_bbox']])
+def test_every_loss_named_as_supported_ranks_per_roi(key, loss):
+    cfg = dict(type=loss)
+    if loss == 'CrossEntropyCustomLoss':
+        cfg.update(num_classes=NUM_CLASSES, use_sigmoid=True)
+    head = build_head(**{key: cfg},
+                      reg_decoded_bbox=loss in DECODED_BBOX_LOSSES)
+    check_per_roi_losses(head)
+
+
+def test_unsupported_cls_loss_is_one_message_naming_it_and_the_fix():
+    cfg = small_detector_cfg(sampler=ohem_sampler(16))
+    cfg.roi_head.bbox_head.loss_cls = dict(
+        type='QualityFocalLoss', use_sigmoid=True, beta=2.0)
+    with pytest.raises(ValueError) as info:
+        MODELS.build(cfg)
+    msg = str(info.value)
+    assert '`bbox_head.loss_cls` (QualityFocalLoss)' in msg
+    assert 'Set `bbox_head.loss_cls` to one of: CrossEntropyLoss, ' \
+        'FocalLoss' in msg
+    # The loss's bare `assert` shows as its source line, not as an empty
+    # message, and no internal traceback is chained under the error.
+    assert 'AssertionError: ' not in msg and '`assert ' in msg
+    exc = info.value
+    assert exc.__cause__ is None and exc.__suppress_context__
+    printed = ''.join(traceback.format_exception(exc))
+    assert printed.count('Traceback (most recent call last)') == 1
