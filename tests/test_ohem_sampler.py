@@ -121,3 +121,37 @@ def test_rank_is_mmdets_own_loss_per_roi(roi_batch, agnostic):
     assert 0 < int(pos.sum()) < len(labels)
     expected[pos] += ref['loss_bbox'].sum(1)
     torch.testing.assert_close(ours, expected)
+
+
+@pytest.mark.parametrize('autocast', [True, False])
+def test_rank_is_float32_under_autocast(roi_batch, autocast):
+    """Under bf16 autocast the readonly pass gives bf16 scores; their
+    losses must be ranked in float32, where bf16 would tie them (8 bits of
+    mantissa: losses 0.25 apart near 100 are equal). Also for bf16 scores
+    ranked outside the autocast region, where no op would cast them."""
+    cfg = small_detector_cfg(sampler=ohem_sampler(24),
+                             roi_head_type='OHEMRoIHead',
+                             num_classes=NUM_CLASSES)
+    torch.manual_seed(0)
+    head = roi_head_of(cfg)
+    with torch.no_grad():
+        head.bbox_head.fc_cls.bias.normal_(0, 2)
+        head.bbox_head.fc_reg.bias.normal_(0, 1)
+    x, proposals, samples = roi_batch
+    batch = head.assign(copy.deepcopy(proposals), samples)
+    rois = bbox2roi([c.result.priors for c in batch])
+    with torch.no_grad():
+        out = head._bbox_forward(x, rois)
+        cls16 = out['cls_score'].bfloat16()
+        reg16 = out['bbox_pred'].bfloat16()
+        with torch.autocast('cpu', dtype=torch.bfloat16, enabled=autocast):
+            ours = head.bbox_sampler.rank(cls16, reg16, rois, batch)
+        # The same bf16 inputs, ranked in float32 outside autocast.
+        ref = head.bbox_sampler.rank(cls16.float(), reg16.float(), rois,
+                                     batch)
+    assert ours.dtype == torch.float32
+    torch.testing.assert_close(ours, ref, rtol=1e-5, atol=1e-6)
+    # The case has losses that bf16 cannot tell apart: the order of the
+    # picks would then be decided by ties, not by the loss.
+    assert len(ref.bfloat16().unique()) < len(ref.unique()) - 10
+    assert torch.equal(ours.argsort(stable=True), ref.argsort(stable=True))

@@ -108,13 +108,38 @@ def test_decoded_iou_loss(tiny_case):
                          shifted, torch.ones(3, 4))[:2] > ce[:2]).all()
 
 
+def sigmoid_focal(x, labels, gamma=2.0, alpha=0.25):
+    """Sigmoid focal loss per RoI and class, by the paper's formula; the
+    background label (``NUM_CLASSES``) is negative for every class."""
+    t = (labels[:, None] == torch.arange(x.shape[1])).float()
+    p = x.sigmoid()
+    pt = torch.where(t > 0, p, 1 - p)
+    alpha_t = torch.where(t > 0, torch.tensor(alpha), torch.tensor(1 - alpha))
+    return -alpha_t * (1 - pt)**gamma * pt.log()
+
+
 def test_sigmoid_focal_loss_is_summed_per_roi(tiny_case):
     # mmdet's OHEMSampler crashes here with 'k not in range' (#6129).
-    cls_score, labels, targets, weights, rois = tiny_case
+    _, labels, targets, weights, rois = tiny_case
     head = build_head(loss_cls=dict(type='FocalLoss', use_sigmoid=True))
-    loss = ranking_loss(head, cls_score, None, rois, labels, targets, weights)
-    assert loss.shape == (3, )
     check_per_roi_losses(head)
+    torch.manual_seed(1)
+    # Sigmoid: one channel per class, no background channel.
+    cls_score = torch.randn(3, NUM_CLASSES) * 3
+    bbox_pred = torch.randn(3, 4 * NUM_CLASSES)
+    loss = ranking_loss(head, cls_score, bbox_pred, rois, labels, targets,
+                        weights)
+    cls_part = sigmoid_focal(cls_score, labels).sum(1)
+    fg = labels < NUM_CLASSES
+    per_class = bbox_pred.view(3, NUM_CLASSES, 4)
+    box_part = torch.stack([
+        smooth_l1(per_class[i, labels[i]] - targets[i]).sum() if fg[i] else
+        torch.tensor(0.) for i in range(3)
+    ])
+    torch.testing.assert_close(loss, cls_part + box_part)
+    # Every class term counts: the background RoI pays for all of them.
+    assert (sigmoid_focal(cls_score, labels)[2] > 0).all()
+    assert (box_part[:2] > 0).all()
 
 
 def test_loss_without_per_roi_values_names_the_config_key():
