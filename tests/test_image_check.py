@@ -1,4 +1,5 @@
-"""tools/train.py --check-images: unreadable images named before training."""
+"""tools/train.py --check-images (an alias of --check-data): unreadable
+images named before training."""
 import io
 import os.path as osp
 import subprocess
@@ -60,6 +61,9 @@ def test_a_truncated_jpeg_is_named_with_the_fix(tmp_path):
                          text=True,
                          timeout=300)
     assert out.returncode != 0
+    # The alias reads the annotations too: the generated ones are clean.
+    assert ('--check-data: annotations read in' in out.stderr
+            and ': 0 error(s) (training would change or stop)' in out.stderr)
     assert f'cannot load {broken}' in out.stderr
     assert '1 image(s) would stop training' in out.stderr
     assert not (tmp_path / 'work' / 'iter_6.pth').exists()

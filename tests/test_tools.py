@@ -163,10 +163,10 @@ def test_test_tool_checks_test_data_and_checkpoint(tmp_path):
 @pytest.mark.parametrize('tool, flags', [
     ('train.py', ['--work-dir', '--resume', '--amp', '--auto-scale-lr',
                   '--cfg-options', '--launcher', '--local_rank',
-                  '--local-rank']),
+                  '--local-rank', '--check-data', '--check-images']),
     ('test.py', ['--work-dir', '--out', '--show', '--show-dir',
                  '--wait-time', '--cfg-options', '--launcher', '--tta',
-                 '--local-rank']),
+                 '--local-rank', '--check-data']),
 ])
 def test_tools_have_mmdetection_flags(tool, flags, tmp_path):
     out, _ = run_tool([osp.join(ROOT, 'tools', tool), '--help'],

@@ -3,7 +3,8 @@
 Same flags and Runner flow as MMDetection's script, plus: ``mmdet_ohem`` is
 always imported (its modules are registered whatever the config imports),
 the test annotations and the checkpoint are checked before anything heavy
-is imported, and without CUDA ``--launcher pytorch`` uses ``gloo``.
+is imported (``--check-data`` also reads the annotations and decodes the
+images), and without CUDA ``--launcher pytorch`` uses ``gloo``.
 
 Example::
 
@@ -65,6 +66,13 @@ def parse_args() -> argparse.Namespace:
         default='none',
         help='job launcher')
     parser.add_argument('--tta', action='store_true')
+    parser.add_argument(
+        '--check-data',
+        action='store_true',
+        help='before testing, read the test annotations (boxes, categories, '
+        'ids, image files) and decode every image as the pipeline will; '
+        'name each defect with what mmdet would do with it, and stop if any '
+        'would change or stop the evaluation')
     # When using PyTorch version >= 2.0.0, the `torch.distributed.launch`
     # will pass the `--local-rank` parameter to `tools/train.py` instead
     # of `--local_rank`.
@@ -111,9 +119,16 @@ def main() -> None:
     from mmengine.utils import import_modules_from_strings
 
     import mmdet_ohem  # noqa: F401
-    from mmdet_ohem.utils import setup_cpu_distributed
+    from mmdet_ohem.utils import run_data_check, setup_cpu_distributed
     if cfg.get('custom_imports', None):
         import_modules_from_strings(**cfg['custom_imports'])
+
+    if args.check_data:
+        from mmdet.utils import register_all_modules
+        register_all_modules()
+        if run_data_check(cfg, loaders=('test_dataloader', )):
+            sys.exit('--check-data: the test would not use the data as '
+                     'written; see the errors above')
 
     # Reduce the number of repeated compilations and improve
     # testing speed.

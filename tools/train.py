@@ -6,6 +6,8 @@ Same flags and Runner flow as MMDetection's script, plus:
   or not the config has ``custom_imports``;
 * the dataset's annotation files are checked before anything heavy is
   imported, so a missing COCO fails at once with what to do about it;
+* ``--check-data`` (alias ``--check-images``) reads the annotations and
+  decodes the images before training (``mmdet_ohem.utils.run_data_check``);
 * on machines without CUDA, ``--launcher pytorch`` (``dist_train.sh``)
   runs with the ``gloo`` backend instead of ``nccl``.
 
@@ -68,11 +70,15 @@ def parse_args() -> argparse.Namespace:
     # will pass the `--local-rank` parameter to `tools/train.py` instead
     # of `--local_rank`.
     parser.add_argument(
+        '--check-data',
         '--check-images',
+        dest='check_data',
         action='store_true',
-        help='decode every image of the train and val datasets as the '
-        'pipeline will, before training, and stop naming each file that '
-        'fails')
+        help='before training, read the annotations of the train and val '
+        'datasets (boxes, categories, ids, image files) and decode every '
+        'image as the pipeline will; name each defect with what mmdet would '
+        'do with it, and stop if any would change or stop training '
+        '(--check-images is an alias)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
     if 'LOCAL_RANK' not in os.environ:
@@ -103,22 +109,16 @@ def main() -> None:
     from mmengine.utils import import_modules_from_strings
 
     import mmdet_ohem  # noqa: F401
-    from mmdet_ohem.utils import check_images, setup_cpu_distributed
+    from mmdet_ohem.utils import run_data_check, setup_cpu_distributed
     if cfg.get('custom_imports', None):
         import_modules_from_strings(**cfg['custom_imports'])
 
-    if args.check_images:
+    if args.check_data:
         from mmdet.utils import register_all_modules
         register_all_modules()
-        bad = check_images(cfg)
-        for image in bad:
-            print(
-                f'cannot load {image.path} ({image.where}): {image.error}; '
-                f'{image.fix}',
-                file=sys.stderr)
-        if bad:
-            sys.exit(f'{len(bad)} image(s) would stop training; see above')
-        print('--check-images: every image decodes', file=sys.stderr)
+        if run_data_check(cfg):
+            sys.exit('--check-data: training would not use the data as '
+                     'written; see the errors above')
 
     # Reduce the number of repeated compilations and improve
     # training speed.
