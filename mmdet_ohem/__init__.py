@@ -9,14 +9,18 @@ print(mmdet_ohem.config_path('faster_rcnn_ohem.py'))")``.
 """
 import os.path as osp
 
-from .compat import apply_stack_fixes
+from .utils.noise import stack_import_noise_silenced
 from .version import __version__
 
-apply_stack_fixes()
+# The stack's import-time deprecations are silenced while it is imported
+# here, not for the process: the user's warning filters stay as they were.
+with stack_import_noise_silenced():
+    from .compat import apply_stack_fixes
+    apply_stack_fixes()
 
-from .hooks import MiningStatsHook, RNGStateHook  # noqa: E402
-from .roi_heads import MiningResult, OHEMRoIHead  # noqa: E402
-from .samplers import Candidates, LossRankedOHEMSampler, Picks  # noqa: E402
+    from .hooks import MiningStatsHook, RNGStateHook
+    from .roi_heads import MiningResult, OHEMRoIHead
+    from .samplers import Candidates, LossRankedOHEMSampler, Picks
 
 CONFIGS = osp.join(osp.dirname(osp.abspath(__file__)), 'configs')
 

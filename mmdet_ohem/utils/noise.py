@@ -1,10 +1,14 @@
-"""The stack's known, non-actionable warnings, filtered in one place.
+"""The stack's known, non-actionable warnings, in one place.
 
 Imports nothing heavy, so the tools can apply it (through
-``tools/_package_files.py``) before mmengine prints anything;
-``mmdet_ohem.compat`` applies it when the package is imported.
+``tools/_package_files.py``) before mmengine prints anything. The package
+itself only silences them while it imports the stack
+(:func:`stack_import_noise_silenced`): a library leaves the process's
+warning filters as it found them.
 """
+import contextlib
 import warnings
+from typing import Iterator
 
 # Deprecations the stack raises at import time on every run (dozens of
 # lines), which hide the warnings a user must see; none is actionable by us.
@@ -19,6 +23,22 @@ NOISE = (
 
 
 def silence_import_noise() -> None:
-    """Hide the stack's known, non-actionable deprecation warnings."""
+    """Hide the stack's known deprecation warnings for the whole process.
+
+    For programs (``tools/``), not for library code: see
+    :func:`stack_import_noise_silenced`.
+    """
     for category, message in NOISE:
         warnings.filterwarnings('ignore', message=message, category=category)
+
+
+@contextlib.contextmanager
+def stack_import_noise_silenced() -> Iterator[None]:
+    """Hide :data:`NOISE` inside the block only; the filters are restored.
+
+    Wraps the package's imports of mmengine/mmcv/mmdet, which are what
+    warns. Other warnings raised inside still reach the user's filters.
+    """
+    with warnings.catch_warnings():
+        silence_import_noise()
+        yield
