@@ -1,12 +1,17 @@
-"""README's results table is rendered from the committed raw outputs."""
+"""README's and docs' results and speed tables are rendered from the
+committed raw outputs."""
 import json
-import os.path as osp
 
 import pytest
 
 from conftest import load_tool
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+DOCS = {
+    'results.md': ('# r\n<!-- results-detail:start -->\n'
+                   '<!-- results-detail:end -->\n<!-- speed:start -->\n'
+                   '<!-- speed:end -->\n'),
+    'benchmark.md': 'b\n<!-- speed:start -->\nold\n<!-- speed:end -->\n',
+}
 
 
 @pytest.fixture(scope='module')
@@ -14,73 +19,219 @@ def render():
     return load_tool('analysis/render_results')
 
 
-def test_readme_table_is_the_rendered_one(render):
-    assert render.main(['--check']) == 0
+def _run(variant, seed, value, commit=None, legacy=False):
+    return dict(
+        variant=variant,
+        seed=seed,
+        commit=commit,
+        dirty=False if commit else None,
+        metrics=dict(bbox_mAP=value),
+        legacy=legacy)
 
 
-def test_rows_pair_seeds_and_skip_missing_runs(render, tmp_path):
-    bccd = dict(
-        random={
-            '0': 40.,
-            '1': 50.,
-            '2': None
-        },
-        ours={
-            '0': 42.,
-            '1': 49.,
-            '2': 60.
-        })
-    synthetic = dict(random={'0': 10.}, ours={'0': 17.})
-    for name, runs in (('bccd', bccd), ('synthetic', synthetic)):
-        (tmp_path / f'{name}_scratch.json').write_text(
-            json.dumps(
-                dict(set=name, regime='scratch', metric='bbox_mAP',
-                     runs=runs)))
-    table = render.render(render.load(str(tmp_path)), 'ours')
-    lines = table.splitlines()
-    assert lines[2] == ('| synthetic (embedded), scratch (n=1) | 10.0 ± 0.0 '
-                        '| 17.0 ± 0.0 | +7.0 | +7.0 |')
-    assert lines[3] == ('| BCCD (real, 3 classes), scratch (n=2) | '
-                        '45.0 ± 7.1 | 45.5 ± 4.9 | +2.0 / -1.0 | +0.5 |')
+def _write(folder, set_name, regime, runs):
+    (folder / f'{set_name}_{regime}.json').write_text(
+        json.dumps(
+            dict(
+                schema=2,
+                set=set_name,
+                regime=regime,
+                metric='bbox_mAP',
+                runs=runs)))
+
+
+def _repo(tmp_path):
+    """A results folder, README and docs with empty blocks."""
+    results = tmp_path / 'results'
+    results.mkdir()
+    for name, text in DOCS.items():
+        (tmp_path / name).write_text(text)
     readme = tmp_path / 'README.md'
     readme.write_text('a\n<!-- results:start -->\nold\n<!-- results:end -->'
                       '\nb\n')
-    assert render.main([
+    args = [
         '--results',
-        str(tmp_path), '--readme',
-        str(readme), '--variant', 'ours', '--others', '--check'
-    ]) == 1
-    assert render.main([
-        '--results',
-        str(tmp_path), '--readme',
-        str(readme), '--variant', 'ours', '--others'
-    ]) == 0
-    assert readme.read_text() == f'a\n<!-- results:start -->\n{table}\n' \
-        '<!-- results:end -->\nb\n'
+        str(results), '--readme',
+        str(readme), '--docs',
+        str(tmp_path)
+    ]
+    return results, readme, args
 
 
-def test_other_variants_get_a_column_or_a_dash(render, tmp_path):
-    runs = dict(random={'0': 40., '1': 50.}, ours={'0': 42., '1': 49.})
-    for name, extra in (('bccd', {
-            'mmdet-ohem': {
-                '0': 30.,
-                '1': 34.
-            }
-    }), ('raccoon', {})):
-        (tmp_path / f'{name}_warm.json').write_text(
-            json.dumps(
-                dict(
-                    set=name,
-                    regime='warm',
-                    metric='bbox_mAP',
-                    runs=dict(runs, **extra))))
-    lines = render.render(
-        render.load(str(tmp_path)), 'ours',
-        others=['mmdet-ohem']).splitlines()
-    assert lines[0] == ("| data, regime | RandomSampler | mmdet's "
-                        'OHEMSampler | ours | Δ per seed | mean Δ |')
-    assert lines[1] == '|---|---:|---:|---:|---:|---:|'
-    assert lines[2] == ('| BCCD (real, 3 classes), warm (n=2) | 45.0 ± 7.1 '
-                        '| 32.0 ± 2.8 | 45.5 ± 4.9 | +2.0 / -1.0 | +0.5 |')
-    assert lines[3].startswith('| raccoon (real, 1 class), warm (n=2) | '
-                               '45.0 ± 7.1 | – | 45.5 ± 4.9 |')
+def test_committed_docs_are_rendered(render):
+    """README, docs/results.md, docs/benchmark.md and docs/results/*.md."""
+    assert render.main(['--check']) == 0
+
+
+def test_row_ci_and_verdict_hand_computed(render, tmp_path):
+    # Δs 1..5: mean 3, CI 3 ± 2.776 * sqrt(2.5) / sqrt(5) = [1.04, 4.96].
+    runs = [_run('random', s, 40. + s, 'a' * 40) for s in range(5)]
+    runs += [_run('ohem', s, 40. + s + d, 'a' * 40)
+             for s, d in enumerate([1, 2, 3, 4, 5])]
+    _write(tmp_path, 'bccd', 'scratch', runs)
+    block = render.render_readme(render.load(str(tmp_path)))
+    assert '| BCCD (real, 3 classes), scratch | 5 | 42.0 | 45.0 | ' \
+        '+3.0 [+1.0, +5.0] | gain |' in block.splitlines()
+    assert 'Student t' in block
+    assert '†' not in block  # 5 seeds: not marked
+    assert block.endswith('**gain** (CI above 0) on BCCD scratch; '
+                          '**no measurable difference** (CI spans 0) on no '
+                          'row; **loss** (CI below 0) on no row; '
+                          '**too few seeds** (n < 2) on no row.')
+
+
+def test_pooled_row_takes_every_real_set_pair(render, tmp_path):
+    for set_name, deltas in (('bccd', [1., 2.]), ('raccoon', [3., 4.]),
+                             ('synthetic', [-50., -60.])):
+        _write(tmp_path, set_name, 'warm', [
+            run for s, d in enumerate(deltas)
+            for run in (_run('random', s, 10.), _run('ohem', s, 10. + d))
+        ])
+    lines = render.render_readme(render.load(str(tmp_path))).splitlines()
+    pooled = [line for line in lines if line.startswith('| real sets')]
+    # Δs 1, 2, 3, 4 (synthetic left out): mean 2.5, sd 1.29, t3 = 3.182.
+    assert pooled == ['| real sets pooled (BCCD, raccoon), warm | 4 † | '
+                      '10.0 | 12.5 | +2.5 [+0.4, +4.6] | gain |']
+    synthetic = [line for line in lines if line.startswith('| synthetic')]
+    assert synthetic[0].endswith('| 2 † | 10.0 | -45.0 | '
+                                 '-55.0 [-118.5, +8.5] | '
+                                 'no measurable difference |')
+
+
+def test_missing_seed_is_dropped_and_said(render, tmp_path):
+    _write(tmp_path, 'raccoon', 'scratch', [
+        _run('random', 0, 10.),
+        _run('random', 1, 12.),
+        _run('random', 2, 14.),
+        _run('ohem', 0, 11.),
+        _run('ohem', 1, 14.),
+        _run('ohem', 3, 99.)
+    ])
+    cells = render.load(str(tmp_path))
+    block = render.render_readme(cells)
+    # Paired: seeds 0 and 1 only (Δ 1, 2); 14 and 99 never meet.
+    assert '| raccoon (real, 1 class), scratch | 2 † | 11.0 | 12.5 | ' \
+        '+1.5 [-4.9, +7.9] | no measurable difference |' in block
+    assert 'Dropped: raccoon scratch seeds 2, 3 (run by only one of ' \
+        'random and ohem: not paired, left out).' in block
+    cell = render.render_cell(cells[0])
+    # The variant's own 3 runs, and the CI of its 2 paired ones.
+    assert '| ohem (entry config) | 3 † | 41.3 ± 50.0 | s0 +1.0, s1 +2.0 | ' \
+        '+1.5 [-4.9, +7.9] (n=2) | no measurable difference |' in cell
+    assert 'Dropped: raccoon scratch seeds 2, 3' in cell
+
+
+def test_commit_mixing_is_said(render, tmp_path):
+    runs = [
+        _run('random', 0, 10., 'a' * 40),
+        _run('ohem', 0, 12., 'b' * 40),
+        _run('random', 1, 11., 'a' * 40),
+        _run('ohem', 1, 12., None, legacy=True)
+    ]
+    _write(tmp_path, 'bccd', 'scratch', runs)
+    block = render.render_readme(render.load(str(tmp_path)))
+    assert ('Runs: 3 runs from commits aaaaaaa, bbbbbbb (mixed); 1 legacy '
+            'runs without provenance (schema 1, migrated: no commit, '
+            'config or versions recorded).') in block
+    one = render.provenance_note([_run('random', 0, 1., 'c' * 40)])
+    assert one == 'Runs: 1 runs from commit ccccccc.'
+
+
+def test_comparison_rows_and_pools_in_the_detail(render, tmp_path):
+    for set_name in ('bccd', 'cards'):
+        _write(tmp_path, set_name, 'scratch', [
+            _run('random', s, 20. + s) for s in range(5)
+        ] + [_run('ohem', s, 21. + s) for s in range(5)] +
+               [_run('mmdet-ohem', s, 10. + s) for s in range(3)])
+    detail = render.render_detail(render.load(str(tmp_path)))
+    assert "| mmdet-ohem (mmdet's OHEMSampler) | 3 † | 11.0 ± 1.0 | " \
+        's0 -10.0, s1 -10.0, s2 -10.0 | -10.0 [-10.0, -10.0] | loss |' \
+        in detail
+    assert '| ohem (entry config) | 5 | 23.0 ± 1.6 |' in detail
+    assert '#### Real sets pooled (BCCD, cards), scratch' in detail
+    assert "| mmdet-ohem (mmdet's OHEMSampler) | 6 | -10.0 " \
+        '[-10.0, -10.0] | loss | BCCD scratch, cards scratch |' in detail
+
+
+def test_check_fails_on_a_stale_readme_and_docs(render, tmp_path):
+    results, readme, args = _repo(tmp_path)
+    _write(results, 'bccd', 'scratch', [
+        _run('random', s, 10. + s) for s in range(3)
+    ] + [_run('ohem', s, 12. + s * s) for s in range(3)])
+    assert render.main(args + ['--check']) == 1
+    assert render.main(args) == 0
+    assert render.main(args + ['--check']) == 0
+    assert (results / 'bccd_scratch.md').read_text().startswith(
+        '<!-- rendered by tools/analysis/render_results.py from '
+        'bccd_scratch.json -->')
+    text = readme.read_text()
+    # The sentence alone edited by hand: stale.
+    readme.write_text(text.replace('**gain**', '**loss**', 1))
+    assert render.main(args + ['--check']) == 1
+    readme.write_text(text)
+    # A new run committed without rendering: stale.
+    _write(results, 'bccd', 'scratch', [
+        _run('random', s, 10. + s) for s in range(3)
+    ] + [_run('ohem', s, 9.) for s in range(3)])
+    assert render.main(args + ['--check']) == 1
+
+
+def test_schema_1_is_refused(render, tmp_path):
+    (tmp_path / 'bccd_scratch.json').write_text(
+        json.dumps(
+            dict(
+                set='bccd',
+                regime='scratch',
+                metric='bbox_mAP',
+                runs=dict(random={'0': 1.}))))
+    with pytest.raises(ValueError, match='schema 1'):
+        render.load(str(tmp_path))
+
+
+def test_speed_table_reads_ratios_to_random_and_floor(render, tmp_path):
+    results, readme, args = _repo(tmp_path)
+
+    def row(step, ratio, floor):
+        return dict(
+            step_s=step,
+            time_ratio=ratio,
+            floor_ratio=floor,
+            peak_mb=10.,
+            memory_ratio=1.,
+            after_nms_per_img=None)
+
+    (results / 'speed.json').write_text(
+        json.dumps(
+            dict(
+                schema=2,
+                kind='speed',
+                baseline='random-512',
+                floor='floor-512',
+                settings=dict(
+                    model='small',
+                    device='cpu',
+                    amp=False,
+                    num_imgs=2,
+                    img_size=[256, 256],
+                    num_proposals=500,
+                    num_gts=6,
+                    rounds=10),
+                provenance=dict(
+                    commit='d' * 40,
+                    dirty=True,
+                    versions=dict(torch='2.13.0'),
+                    cpu='a CPU',
+                    threads=1),
+                results={
+                    'random-512': row(1.0, 1.0, 0.8),
+                    'floor-512': row(1.25, 1.25, 1.0),
+                    'head-128': row(1.5, 1.5, 1.2)
+                })))
+    assert render.main(args) == 0
+    speed = (tmp_path / 'benchmark.md').read_text()
+    assert '| floor-512 | 1.250 | 1.25× | 1.00× | 10 | 1.00× | – |' in speed
+    assert '| head-128 | 1.500 | 1.50× | 1.20× |' in speed
+    assert 'commit ddddddd (dirty tree)' in speed
+    # One source: the two docs carry the same speed block.
+    assert speed.split('<!-- speed:start -->')[1] in \
+        (tmp_path / 'results.md').read_text()

@@ -1,13 +1,24 @@
-"""Render README's results table from the committed benchmark outputs.
+"""Render the results and speed tables of README and docs from the
+committed raw outputs, so that no number there is copied by hand.
 
-``tools/analysis/run_bench.py`` writes one JSON file per set and regime
-(per-seed metric of every variant) to ``docs/results/``; this turns them
-into the Markdown table between ``<!-- results:start -->`` and
-``<!-- results:end -->`` in README.md, so that no number there is copied
-by hand (``tests/test_render_results.py`` checks that they agree).
+Sources: ``docs/results/<set>_<regime>.json`` (schema 2, written by
+``tools/analysis/run_bench.py``: one record per run, with its seed and
+provenance) and ``docs/results/speed*.json`` (``tools/analysis/
+benchmark.py --json``). Targets, each between its markers:
 
-    python tools/analysis/render_results.py            # rewrite README's table
-    python tools/analysis/render_results.py --check    # exit 1 if it is stale
+* README.md, ``<!-- results:start/end -->``: one row per set and regime
+  (n, RandomSampler's and the entry config's means, the mean paired Δ with
+  its 95 % Student t interval, the verdict), a pooled row per regime over
+  the real sets, the commits the table mixes, and the sentence that reads
+  the verdicts;
+* docs/results.md, ``<!-- results-detail:start/end -->``: every variant's
+  per-seed Δs and interval, comparison rows included, and
+  ``<!-- speed:start/end -->``: the speed tables;
+* docs/benchmark.md, ``<!-- speed:start/end -->``;
+* ``docs/results/<set>_<regime>.md``: the cell's detail table, whole.
+
+    python tools/analysis/render_results.py            # rewrite them
+    python tools/analysis/render_results.py --check    # exit 1 if stale
 """
 import argparse
 import glob
@@ -15,90 +26,421 @@ import json
 import os.path as osp
 import statistics
 import sys
-from typing import List, Optional, Sequence
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from mmdet_ohem.utils.paired_stats import (GAIN, LOSS, NO_DIFFERENCE, TOO_FEW,
+                                           MeanCI, mean_ci95, paired_deltas)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-START, END = '<!-- results:start -->', '<!-- results:end -->'
-SET_NAMES = dict(
-    synthetic='synthetic (embedded)',
-    bccd='BCCD (real, 3 classes)',
-    raccoon='raccoon (real, 1 class)')
-SET_ORDER = list(SET_NAMES)
-# Column titles of run_bench.py's variant names.
-LABELS = {
-    'random': 'RandomSampler',
-    'ohem-nms0.5': 'ours, NMS per image',
-    'ohem-label0.5': 'ours, NMS per label',
-    'ohem-label0.5-rand0.5': 'ours (entry config)',
-    'mmdet-ohem': "mmdet's OHEMSampler"
+RESULTS = ('<!-- results:start -->', '<!-- results:end -->')
+DETAIL = ('<!-- results-detail:start -->', '<!-- results-detail:end -->')
+SPEED = ('<!-- speed:start -->', '<!-- speed:end -->')
+SETS = {
+    'synthetic': 'synthetic (embedded)',
+    'bccd': 'BCCD (real, 3 classes)',
+    'raccoon': 'raccoon (real, 1 class)',
+    'cards': 'cards (real, 6 classes)',
 }
+SHORT = dict(synthetic='synthetic', bccd='BCCD', raccoon='raccoon',
+             cards='cards')
+REAL_SETS = ('bccd', 'raccoon', 'cards')
+REGIMES = ('scratch', 'warm')
+BASELINE, ENTRY = 'random', 'ohem'
+COMPARISONS = ('mmdet-ohem', 'ohem-agnostic', 'ohem-perlabel', 'ohem-paper')
+LABELS = {
+    'random': 'random (RandomSampler)',
+    'ohem': 'ohem (entry config)',
+    'mmdet-ohem': "mmdet-ohem (mmdet's OHEMSampler)",
+    'ohem-agnostic': 'ohem-agnostic (all by loss, NMS per image)',
+    'ohem-perlabel': 'ohem-perlabel (all by loss, NMS per label)',
+    'ohem-paper': 'ohem-paper (NMS 0.7 per label)',
+}
+# Rows with fewer seeds are marked: the protocol asks for >= 5.
+MIN_SEEDS = 5
+MARK = '†'
+CI_NOTE = ('95 % CI: Student t over the per-seed Δs (df = n − 1); Δ = '
+           'variant − RandomSampler, paired by seed.')
 
 
-def load(results_dir: str) -> List[dict]:
-    """The summaries of ``results_dir``, in set order, scratch first."""
-    summaries = []
+@dataclass
+class Cell:
+    """One results file: the runs of one set and regime."""
+    set: str
+    regime: str
+    metric: str
+    runs: List[dict]
+    path: str = ''
+    superseded: int = 0
+    values: Dict[str, Dict[int, float]] = field(default_factory=dict)
+    used: Dict[str, Dict[int, dict]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # A variant's seed run twice: the later record wins, and is counted.
+        for run in self.runs:
+            value = (run.get('metrics') or {}).get(self.metric)
+            if value is None:
+                continue
+            seeds = self.used.setdefault(run['variant'], {})
+            self.superseded += run['seed'] in seeds
+            seeds[run['seed']] = run
+            self.values.setdefault(run['variant'],
+                                   {})[run['seed']] = float(value)
+
+    @property
+    def name(self) -> str:
+        return f'{SETS.get(self.set, self.set)}, {self.regime}'
+
+    @property
+    def short(self) -> str:
+        return f'{SHORT.get(self.set, self.set)} {self.regime}'
+
+    def variants(self) -> List[str]:
+        """random, the entry config, the comparisons, then the rest."""
+        order = (BASELINE, ENTRY) + COMPARISONS
+        known = [v for v in order if v in self.values]
+        return known + sorted(v for v in self.values if v not in order)
+
+
+def load(results_dir: str) -> List[Cell]:
+    """The results files of ``results_dir``, in set order, scratch first.
+
+    Raises:
+        ValueError: A file that is not schema 2 (the legacy schema-1
+            files were migrated once; a new one means an old runner).
+    """
+    cells = []
     for path in glob.glob(osp.join(results_dir, '*.json')):
+        if osp.basename(path).startswith('speed'):
+            continue
         with open(path) as f:
-            summaries.append(json.load(f))
+            data = json.load(f)
+        if data.get('schema') != 2:
+            raise ValueError(f'{path}: schema {data.get("schema", 1)}, '
+                             'expected 2 (docs/results/README: migrate)')
+        cells.append(
+            Cell(data['set'], data['regime'], data['metric'], data['runs'],
+                 path))
 
-    def key(s):
-        order = SET_ORDER.index(s['set']) if s['set'] in SET_ORDER else 99
-        return order, s['regime'] != 'scratch', s['regime']
+    def key(c: Cell):
+        order = list(SETS).index(c.set) if c.set in SETS else len(SETS)
+        return order, c.set, c.regime != 'scratch', c.regime
 
-    return sorted(summaries, key=key)
-
-
-def _mean_std(values: Sequence[float]) -> str:
-    std = statistics.stdev(values) if len(values) > 1 else 0.
-    return f'{statistics.fmean(values):.1f} ± {std:.1f}'
+    return sorted(cells, key=key)
 
 
-def render(summaries: List[dict],
-           variant: str,
-           baseline: str = 'random',
-           others: Sequence[str] = ()) -> str:
-    """One row per set and regime: ``baseline``, the ``others`` (mean ±
-    std, or – where not run), ``variant`` and its deltas to ``baseline``
-    paired by seed."""
-    titles = [LABELS.get(v, v) for v in (baseline, *others, variant)]
+def provenance_note(runs: Sequence[dict], superseded: int = 0) -> str:
+    """Which commits the runs come from, never silently mixed."""
+    legacy = sum(bool(r.get('legacy')) for r in runs)
+    known = [r for r in runs if not r.get('legacy') and r.get('commit')]
+    unknown = len(runs) - legacy - len(known)
+    commits = sorted({r['commit'][:7] for r in known})
+    dirty = sum(bool(r.get('dirty')) for r in known)
+    parts = []
+    if commits:
+        word = 'commit' if len(commits) == 1 else 'commits'
+        mixed = ' (mixed)' if len(commits) > 1 else ''
+        parts.append(f'{len(known)} runs from {word} '
+                     f'{", ".join(commits)}{mixed}' +
+                     (f', {dirty} of them from a dirty tree' if dirty else ''))
+    if legacy:
+        parts.append(f'{legacy} legacy runs without provenance (schema 1, '
+                     'migrated: no commit, config or versions recorded)')
+    if unknown:
+        parts.append(f'{unknown} runs without a commit')
+    if superseded:
+        parts.append(f'{superseded} earlier runs of the same variant and '
+                     'seed superseded')
+    return 'Runs: ' + '; '.join(parts) + '.' if parts else 'Runs: none.'
+
+
+def _fmt(value: Optional[float], sign: bool = False) -> str:
+    if value is None:
+        return '–'
+    return f'{value:+.1f}' if sign else f'{value:.1f}'
+
+
+def _ci(ci: MeanCI) -> str:
+    if ci.low is None:
+        return f'{ci.mean:+.1f}'
+    return f'{ci.mean:+.1f} [{ci.low:+.1f}, {ci.high:+.1f}]'
+
+
+def _n(n: int) -> str:
+    return f'{n} {MARK}' if n < MIN_SEEDS else str(n)
+
+
+@dataclass
+class Comparison:
+    """A variant against the baseline over paired seeds (one cell or a
+    pool of cells)."""
+    base: List[float]
+    other: List[float]
+    ci: MeanCI
+    seeds: List[Tuple[str, int]]  # (cell short name, seed) of each Δ
+    dropped: List[Tuple[str, int]]
+    runs: List[dict]
+
+
+def compare(cells: Sequence[Cell], variant: str) -> Optional[Comparison]:
+    """``variant`` vs RandomSampler, paired by seed within each cell and
+    pooled over ``cells``; None where no seed pairs."""
+    base, other, seeds, dropped, runs = [], [], [], [], []
+    for cell in cells:
+        if variant not in cell.values or BASELINE not in cell.values:
+            continue
+        pairs = paired_deltas(cell.values[BASELINE], cell.values[variant])
+        base += [cell.values[BASELINE][s] for s in pairs.seeds]
+        other += [cell.values[variant][s] for s in pairs.seeds]
+        seeds += [(cell.short, s) for s in pairs.seeds]
+        dropped += [(cell.short, s) for s in pairs.dropped]
+        runs += [cell.used[v][s] for s in pairs.seeds
+                 for v in (BASELINE, variant)]
+    if not seeds:
+        return None
+    deltas = [o - b for o, b in zip(other, base)]
+    return Comparison(base, other, mean_ci95(deltas), seeds, dropped, runs)
+
+
+def _dropped_note(dropped: Sequence[Tuple[str, int]], variant: str) -> str:
+    by_cell: Dict[str, List[str]] = {}
+    for cell, seed in dropped:
+        by_cell.setdefault(cell, []).append(str(seed))
+    return '; '.join(f'{cell} seed{"s" if len(s) > 1 else ""} '
+                     f'{", ".join(s)}' for cell, s in by_cell.items()) + \
+        f' (run by only one of random and {variant}: not paired, left out)'
+
+
+def pools(cells: Sequence[Cell]) -> List[Tuple[str, List[Cell]]]:
+    """The real sets' cells of each regime, where at least two sets ran."""
+    out = []
+    for regime in REGIMES:
+        real = [c for c in cells if c.regime == regime and c.set in REAL_SETS]
+        if len(real) >= 2:
+            names = ', '.join(SHORT[c.set] for c in real)
+            out.append((f'real sets pooled ({names}), {regime}', real))
+    return out
+
+
+def render_readme(cells: Sequence[Cell], variant: str = ENTRY) -> str:
+    """README's block: the table, its notes and the verdict sentence."""
     lines = [
-        '| data, regime | ' + ' | '.join(titles) + ' | Δ per seed | mean Δ |',
-        '|---|' + '---:|' * (len(titles) + 2)
+        f'COCO box AP (%); {CI_NOTE}', '',
+        '| data, regime | n | RandomSampler | entry config '
+        '| mean Δ [95 % CI] | verdict |', '|---|---:|---:|---:|---:|---|'
     ]
-    for s in summaries:
-        runs = s['runs']
-        if baseline not in runs or variant not in runs:
+    rows = [(c.name, c.short, [c]) for c in cells]
+    rows += [(name, name.split(' (')[0] + ' ' + name.rsplit(', ', 1)[1],
+              pool) for name, pool in pools(cells)]
+    verdicts: Dict[str, List[str]] = {}
+    dropped, runs, few = [], [], False
+    for name, short, group in rows:
+        comp = compare(group, variant)
+        if comp is None:
             continue
-        seeds = [
-            k for k in runs[baseline] if runs[baseline][k] is not None
-            and runs[variant].get(k) is not None
-        ]
-        if not seeds:
-            continue
-        base = [runs[baseline][k] for k in seeds]
-        ours = [runs[variant][k] for k in seeds]
-        deltas = [o - b for o, b in zip(ours, base)]
-        cells = [_mean_std(base)]
-        for other in others:
-            values = [v for v in runs.get(other, {}).values() if v is not None]
-            cells.append(_mean_std(values) if values else '–')
-        cells += [
-            _mean_std(ours), ' / '.join(f'{d:+.1f}' for d in deltas),
-            f'{statistics.fmean(deltas):+.1f}'
-        ]
-        name = SET_NAMES.get(s['set'], s['set'])
-        lines.append(f"| {name}, {s['regime']} (n={len(seeds)}) | " +
-                     ' | '.join(cells) + ' |')
+        few |= comp.ci.n < MIN_SEEDS
+        lines.append(f'| {name} | {_n(comp.ci.n)} | '
+                     f'{statistics.fmean(comp.base):.1f} | '
+                     f'{statistics.fmean(comp.other):.1f} | '
+                     f'{_ci(comp.ci)} | {comp.ci.verdict} |')
+        verdicts.setdefault(comp.ci.verdict, []).append(short)
+        if len(group) == 1:
+            dropped += comp.dropped
+            runs += comp.runs
+    notes = [f'{MARK} fewer than {MIN_SEEDS} seeds.'] if few else []
+    if dropped:
+        notes.append('Dropped: ' + _dropped_note(dropped, variant) + '.')
+    notes.append(provenance_note(runs, sum(c.superseded for c in cells)))
+    lines += ['', ' '.join(notes), '', verdict_sentence(verdicts, variant)]
     return '\n'.join(lines)
 
 
-def replace_block(text: str, table: str) -> str:
-    """``text`` with the block between the markers set to ``table``."""
-    if START not in text or END not in text:
-        raise ValueError(f'no {START} ... {END} block')
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    return f'{head}{START}\n{table}\n{END}{tail}'
+def verdict_sentence(verdicts: Dict[str, List[str]],
+                     variant: str = ENTRY) -> str:
+    """What the intervals say, one clause per verdict."""
+    who = 'the entry config' if variant == ENTRY else f'`{variant}`'
+    clauses = []
+    for word, rule in ((GAIN, 'CI above 0'), (NO_DIFFERENCE, 'CI spans 0'),
+                       (LOSS, 'CI below 0'), (TOO_FEW, 'n < 2')):
+        where = verdicts.get(word, [])
+        clauses.append(f'**{word}** ({rule}) on ' +
+                       (', '.join(where) if where else 'no row'))
+    return (f'Read from the 95 % CIs, {who} against RandomSampler: ' +
+            '; '.join(clauses) + '.')
+
+
+def render_cell(cell: Cell) -> str:
+    """Every variant of one set and regime: per-seed Δs and intervals."""
+    lines = [
+        '| variant | n | mean ± sd | Δ to random per seed '
+        '| mean Δ [95 % CI] | verdict |', '|---|---:|---:|---|---:|---|'
+    ]
+    notes = []
+    for variant in cell.variants():
+        values = list(cell.values[variant].values())
+        sd = statistics.stdev(values) if len(values) > 1 else 0.
+        spread = f'{statistics.fmean(values):.1f} ± {sd:.1f}'
+        label = LABELS.get(variant, variant)
+        if variant == BASELINE:
+            lines.append(f'| {label} | {_n(len(values))} | {spread} '
+                         '| | | |')
+            continue
+        comp = compare([cell], variant)
+        if comp is None:
+            lines.append(f'| {label} | {_n(len(values))} | {spread} '
+                         '| – | – | no seed paired |')
+            continue
+        per_seed = ', '.join(f's{s} {d:+.1f}' for (_, s), d in zip(
+            comp.seeds, comp.ci.values))
+        # n and mean are the variant's own runs; the CI's n where fewer
+        # of them pair with a random run.
+        paired = '' if comp.ci.n == len(values) else f' (n={comp.ci.n})'
+        lines.append(f'| {label} | {_n(len(values))} | {spread} | '
+                     f'{per_seed} | {_ci(comp.ci)}{paired} | '
+                     f'{comp.ci.verdict} |')
+        if comp.dropped:
+            notes.append('Dropped: ' + _dropped_note(comp.dropped, variant) +
+                         '.')
+    lines.append('')
+    if any(len(v) < MIN_SEEDS for v in cell.values.values()):
+        notes.insert(0, f'{MARK} fewer than {MIN_SEEDS} seeds.')
+    notes.append(provenance_note(cell.runs, cell.superseded))
+    return '\n'.join(lines + [' '.join(notes)])
+
+
+def render_pool(name: str, group: Sequence[Cell]) -> str:
+    """Every variant run on at least one of the pool's sets, pooled."""
+    lines = [
+        '| variant | n | mean Δ [95 % CI] | verdict | sets |',
+        '|---|---:|---:|---|---|'
+    ]
+    variants = []
+    for cell in group:
+        variants += [v for v in cell.variants() if v not in variants]
+    for variant in variants:
+        comp = None if variant == BASELINE else compare(group, variant)
+        if comp is None:
+            continue
+        sets = ', '.join(dict.fromkeys(c for c, _ in comp.seeds))
+        lines.append(f'| {LABELS.get(variant, variant)} | {_n(comp.ci.n)} '
+                     f'| {_ci(comp.ci)} | {comp.ci.verdict} | {sets} |')
+    return '\n'.join(lines)
+
+
+def render_detail(cells: Sequence[Cell]) -> str:
+    """docs/results.md's block: each cell, then each regime's pool."""
+    parts = [
+        f'COCO box AP (%), every variant of every committed run. {CI_NOTE} '
+        f'{MARK}: fewer than {MIN_SEEDS} seeds.'
+    ]
+    for cell in cells:
+        parts.append(f'#### {cell.name}\n\n{render_cell(cell)}')
+    for name, group in pools(cells):
+        parts.append(f'#### {name[0].upper()}{name[1:]}\n\n'
+                     f'{render_pool(name, group)}')
+    return '\n\n'.join(parts)
+
+
+def cell_file(cell: Cell) -> str:
+    """``docs/results/<set>_<regime>.md``: the cell's table, whole."""
+    return (f'<!-- rendered by tools/analysis/render_results.py from '
+            f'{osp.basename(cell.path)} -->\n### {cell.name}: '
+            f'{cell.metric} (%)\n\n{CI_NOTE} {MARK}: fewer than {MIN_SEEDS} '
+            f'seeds.\n\n{render_cell(cell)}\n')
+
+
+# --- speed ---------------------------------------------------------------
+
+
+def load_speed(results_dir: str) -> List[dict]:
+    """``speed*.json`` of ``results_dir`` (benchmark.py's output)."""
+    out = []
+    for path in sorted(glob.glob(osp.join(results_dir, 'speed*.json'))):
+        with open(path) as f:
+            out.append(json.load(f))
+    return out
+
+
+def render_speed(benches: Sequence[dict]) -> str:
+    """One table per benchmark run: each variant's step as a ratio to
+    RandomSampler-512 and to the floor, both measured in that process."""
+    if not benches:
+        return 'No speed results committed (`tools/analysis/benchmark.py ' \
+            '--json docs/results/speed.json`).'
+    parts = [
+        'Every variant of a table ran in one process, round-robin, on the '
+        'same weights, images and proposals: the ratios are what is '
+        'published, the seconds depend on the machine and its load.'
+    ]
+    for bench in benches:
+        s, p = bench['settings'], bench['provenance']
+        h, w = s['img_size']
+        base = bench['baseline']
+        commit = (p.get('commit') or 'unknown')[:7] + \
+            (' (dirty tree)' if p.get('dirty') else '')
+        vers = p.get('versions') or {}
+        head = (f"`benchmark.py --model {s['model']} --num-imgs "
+                f"{s['num_imgs']} --img-size {h} {w} --num-proposals "
+                f"{s['num_proposals']} --num-gts {s['num_gts']} --rounds "
+                f"{s['rounds']} --threads {p.get('threads')}`"
+                f"{' --amp' if s.get('amp') else ''} on {s['device']}: "
+                f"median of {s['rounds']} rounds; commit {commit}, torch "
+                f"{vers.get('torch')}, mmcv {vers.get('mmcv')}, mmdet "
+                f"{vers.get('mmdet')}, {p.get('cpu')}, "
+                f"{p.get('threads')} thread(s).")
+        lines = [
+            head, '', f'| variant | step (s) | × {base} | × floor | '
+            f'peak step mem (MB) | mem × {base} | after NMS/img |',
+            '|---|---:|---:|---:|---:|---:|---:|'
+        ]
+        for name, r in bench['results'].items():
+            mem = '–' if r.get('peak_mb') is None else f"{r['peak_mb']:.0f}"
+            mem_ratio = '–' if r.get('memory_ratio') is None else \
+                f"{r['memory_ratio']:.2f}×"
+            nms = '–' if r.get('after_nms_per_img') is None else \
+                f"{r['after_nms_per_img']:.0f}"
+            lines.append(f"| {name} | {r['step_s']:.3f} | "
+                         f"{r['time_ratio']:.2f}× | {r['floor_ratio']:.2f}× "
+                         f'| {mem} | {mem_ratio} | {nms} |')
+        parts.append('\n'.join(lines))
+    return '\n\n'.join(parts)
+
+
+# --- files ---------------------------------------------------------------
+
+
+def replace_block(text: str, block: str,
+                  markers: Tuple[str, str] = RESULTS) -> str:
+    """``text`` with the part between ``markers`` set to ``block``."""
+    start, end = markers
+    if start not in text or end not in text:
+        raise ValueError(f'no {start} ... {end} block')
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return f'{head}{start}\n{block}\n{end}{tail}'
+
+
+def targets(args: argparse.Namespace) -> Dict[str, str]:
+    """Each file this renders and the text it should have."""
+    cells = load(args.results)
+    speed = render_speed(load_speed(args.results))
+    blocks = {
+        args.readme: [(RESULTS, render_readme(cells, args.variant))],
+        osp.join(args.docs, 'results.md'): [
+            (DETAIL, render_detail(cells)), (SPEED, speed)
+        ],
+        osp.join(args.docs, 'benchmark.md'): [(SPEED, speed)],
+    }
+    out = {}
+    for path, parts in blocks.items():
+        with open(path) as f:
+            text = f.read()
+        for markers, block in parts:
+            text = replace_block(text, block, markers)
+        out[path] = text
+    for cell in cells:
+        out[osp.splitext(cell.path)[0] + '.md'] = cell_file(cell)
+    return out
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -106,39 +448,43 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--results', default=osp.join(ROOT, 'docs', 'results'))
     parser.add_argument('--readme', default=osp.join(ROOT, 'README.md'))
     parser.add_argument(
-        '--variant',
-        default='ohem-label0.5-rand0.5',
-        help="the column beside 'random' (the entry "
-        "config's mining)")
+        '--docs',
+        default=osp.join(ROOT, 'docs'),
+        help='folder of results.md and benchmark.md')
     parser.add_argument(
-        '--others',
-        nargs='*',
-        default=['mmdet-ohem', 'ohem-nms0.5', 'ohem-label0.5'],
-        help='variants shown between the two (mean ± std where run)')
+        '--variant',
+        default=ENTRY,
+        help="README's column beside 'random' (the entry config's mining)")
     parser.add_argument(
         '--check',
         action='store_true',
-        help='only check that README is up to date')
+        help='only check that every rendered file is up to date')
     return parser.parse_args(argv)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
-    table = render(load(args.results), args.variant, others=args.others)
-    with open(args.readme) as f:
-        text = f.read()
-    new = replace_block(text, table)
-    if args.check:
-        if new != text:
-            print(
-                f'{args.readme} is stale: run '
-                'tools/analysis/render_results.py',
-                file=sys.stderr)
-            return 1
-        return 0
-    with open(args.readme, 'w') as f:
-        f.write(new)
-    print(table)
+    stale = []
+    for path, text in targets(args).items():
+        old = None
+        if osp.isfile(path):
+            with open(path) as f:
+                old = f.read()
+        if old == text:
+            continue
+        stale.append(path)
+        if not args.check:
+            with open(path, 'w') as f:
+                f.write(text)
+    if args.check and stale:
+        print(
+            'stale (run tools/analysis/render_results.py): ' +
+            ', '.join(osp.relpath(p) for p in stale),
+            file=sys.stderr)
+        return 1
+    if not args.check:
+        changed = ', '.join(osp.relpath(p) for p in stale)
+        print('rendered: ' + (changed or 'nothing changed'))
     return 0
 
 
