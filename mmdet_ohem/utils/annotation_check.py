@@ -208,6 +208,7 @@ def check_coco(ann_file: str,
         cat_ids, cat_names, findings = _coco_categories(
             ann_file, data, classes)
         img_by_id = {img['id']: img for img in images}
+        cat_ids = set(cat_ids)  # membership only from here on
         for ann in anns:
             ann['id'], ann['image_id'], ann['category_id']
     except Exception as exc:  # noqa: BLE001 - reported as the crash
@@ -266,6 +267,10 @@ def check_coco(ann_file: str,
         elif cat not in cat_ids:
             defects.append(f'category {cat_names[cat]!r} (id {cat}) not in '
                            "the config's classes")
+        if reason is None and not defects:
+            kept_by_img[ann['image_id']] += 1
+            crowd += bool(ann.get('iscrowd', False))
+            continue  # the common case: nothing to format
         box = f"bbox {_fmt(ann['bbox'])}: "
         if reason is not None:
             kind = 'category' if reason.startswith('category') else 'box'
