@@ -15,6 +15,7 @@ import random
 import subprocess
 import sys
 from types import SimpleNamespace
+from typing import Optional, Sequence
 
 import numpy as np
 import pytest
@@ -23,8 +24,10 @@ from mmdet.registry import MODELS
 from mmdet.testing import demo_mm_inputs
 from mmengine.config import Config
 from mmengine.runner import IterBasedTrainLoop, set_random_seed
-from mmengine.runner.checkpoint import _load_checkpoint, save_checkpoint
+from mmengine.runner.checkpoint import (CheckpointLoader, _load_checkpoint,
+                                        save_checkpoint)
 
+from mmdet_ohem import compat
 from mmdet_ohem.benchmark.hard_negatives import generate
 from mmdet_ohem.hooks import RNGStateHook, rng_state_hook
 from mmdet_ohem.samplers import LossRankedOHEMSampler
@@ -96,21 +99,58 @@ def train_env() -> dict:
     return dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
 
 
-def start_train(work_dir: str, data_root: str,
-                *args: str) -> subprocess.Popen:
+# A module for ``custom_imports`` that wraps the local checkpoint loader
+# mmdet_ohem registered, so a training subprocess shows it loaded through it.
+LOADER_SPY = """
+from mmengine.runner.checkpoint import CheckpointLoader
+
+from mmdet_ohem import compat
+
+assert CheckpointLoader._schemes[''] is compat.load_from_local, \\
+    CheckpointLoader._schemes['']
+
+
+def spy(filename, map_location=None):
+    checkpoint = compat.load_from_local(filename, map_location)
+    print('loader spy: mmdet_ohem.compat.load_from_local loaded', filename,
+          flush=True)
+    return checkpoint
+
+
+CheckpointLoader.register_scheme(prefixes='', loader=spy, force=True)
+"""
+
+
+def loader_spy_env(folder) -> dict:
+    """:func:`train_env` where ``custom_imports`` can name ``ohem_loader_spy``
+    (:data:`LOADER_SPY`, written to ``folder``)."""
+    with open(osp.join(str(folder), 'ohem_loader_spy.py'), 'w') as f:
+        f.write(LOADER_SPY)
+    env = train_env()
+    env['PYTHONPATH'] = os.pathsep.join(
+        p for p in (str(folder), env.get('PYTHONPATH')) if p)
+    return env
+
+
+def start_train(work_dir: str, data_root: str, *args: str,
+                env: Optional[dict] = None,
+                cfg_options: Sequence[str] = ()) -> subprocess.Popen:
     """Start ``tools/train.py CONFIG`` with :func:`tiny_options`.
 
     Args:
         work_dir (str): The ``--work-dir``.
         data_root (str): The generated dataset.
         *args (str): More ``train.py`` arguments, before ``--cfg-options``.
+        env (dict, optional): The environment; :func:`train_env` if None.
+        cfg_options (Sequence[str]): More ``--cfg-options`` items.
 
     Returns:
         subprocess.Popen: The run; pass it to :func:`finish`.
     """
     cmd = [sys.executable, TRAIN, CONFIG, '--work-dir', work_dir, *args,
-           '--cfg-options', *tiny_options(data_root)]
-    return subprocess.Popen(cmd, cwd=osp.dirname(work_dir), env=train_env(),
+           '--cfg-options', *tiny_options(data_root), *cfg_options]
+    return subprocess.Popen(cmd, cwd=osp.dirname(work_dir),
+                            env=env or train_env(),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
 
@@ -208,20 +248,30 @@ def test_same_seed_same_losses_and_picks(two_runs):
 
 
 def test_resume_continues_the_run_exactly(uninterrupted, tiny_data,
-                                          tmp_path):
+                                          tmp_path, monkeypatch):
     checkpoint = osp.join(uninterrupted, 'iter_2.pth')
     # mmengine's checkpoints hold more than tensors, so torch's default
     # weights_only load refuses them: the resume below needs
     # mmdet_ohem.compat (train.py imports it), with torch's defaults.
     with pytest.raises(pickle.UnpicklingError):
         torch.load(checkpoint)
+    # Its loader allows their types to torch's weights-only unpickler, and
+    # no more (no TRUST_ENV here): this run is a test of the safe path.
+    assert CheckpointLoader._schemes[''] is compat.load_from_local
+    monkeypatch.delenv(compat.TRUST_ENV, raising=False)
 
     # The config's RNGStateHook saved the generators' states.
     meta = _load_checkpoint(checkpoint, map_location='cpu')['meta']
     assert set(meta['rng_state']) >= {'torch', 'numpy', 'random'}
 
     work_dir = str(tmp_path / 'resumed')
-    log = finish(start_train(work_dir, tiny_data, '--resume', checkpoint))
+    log = finish(start_train(
+        work_dir, tiny_data, '--resume', checkpoint,
+        env=loader_spy_env(tmp_path),
+        cfg_options=['custom_imports.imports=[mmdet_ohem,ohem_loader_spy]']))
+    # The resume went through the package's safe loader.
+    assert 'loader spy: mmdet_ohem.compat.load_from_local loaded ' \
+        f'{checkpoint}' in log
     assert 'resumed epoch: 0, iter: 2' in log
     # mmengine's InfiniteSampler has no saved position: the loop replays
     # the 2 trained batches, which also replays the pipeline's numpy RNG
