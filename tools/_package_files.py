@@ -34,8 +34,9 @@ def load_package_file(relpath: str) -> ModuleType:
 
 
 def silence_import_noise() -> None:
-    """The package's warning filters (``utils/noise.py``), for a tool that
-    imports mmengine before ``mmdet_ohem``."""
+    """The stack's known deprecations (``utils/noise.py``), filtered for the
+    whole run: a tool is a program, and it imports mmengine before
+    ``mmdet_ohem`` (which silences them only while it imports the stack)."""
     load_package_file(osp.join('utils', 'noise.py')).silence_import_noise()
 
 
