@@ -345,3 +345,18 @@ def test_bccd_zero_area_boxes_are_reported_fast():
     assert all('non-positive size (w=0, h=0)' in f.problem and
                'FilterAnnotations' in f.mmdet for f in findings)
     assert seconds < 5  # ~0.2 s on 2 cores
+
+
+def test_other_dataset_types_are_left_alone(tmp_path):
+    write_coco(tmp_path, [image(1)], [ann(1, 1, [1, 1, 10, 10])])
+    cfg = coco_cfg(tmp_path)
+    wrapped = dict(type='RepeatDataset', times=2, dataset=dict(
+        type='ConcatDataset', datasets=[
+            cfg['train_dataloader']['dataset'],
+            dict(type='RandomSampleDataset')]))  # not mmdet's: no lazy_init
+    reports, skipped = check_annotations(
+        Config(dict(train_dataloader=dict(dataset=wrapped))))
+    assert [(r.where, r.boxes) for r in reports] == [
+        ('train_dataloader.dataset.dataset.datasets[0]', 1)]
+    assert skipped == ['train_dataloader.dataset.dataset.datasets[1] '
+                       '(RandomSampleDataset)']

@@ -571,10 +571,22 @@ def _check_leaf(dataset_cfg, where: str) -> Optional[FileReport]:
     from mmdet.datasets import CocoDataset, XMLDataset
     from mmdet.registry import DATASETS
     pipeline = dataset_cfg.get('pipeline')
-    # Built lazily: paths joined and classes resolved as mmdet does, no
-    # file read and no transform built.
-    dataset = DATASETS.build(dict(dataset_cfg, pipeline=[], lazy_init=True))
-    name = type(dataset).__name__
+    cls = dataset_cfg.get('type')
+    cls = DATASETS.get(cls) if isinstance(cls, str) else cls
+    if not (isinstance(cls, type)
+            and issubclass(cls, (CocoDataset, XMLDataset))):
+        return None
+    name = cls.__name__
+    try:
+        # Built lazily: paths joined and classes resolved as mmdet does,
+        # no file read and no transform built.
+        dataset = DATASETS.build(
+            dict(dataset_cfg, pipeline=[], lazy_init=True))
+    except Exception as exc:  # noqa: BLE001 - the run would stop there
+        ann_file = str(dataset_cfg.get('ann_file'))
+        return FileReport(where, name, ann_file, 0, 0, [_crash(
+            ann_file, '', 'the dataset does not build: '
+            f'{type(exc).__name__}: {exc}', 'the run stops at start')])
     ann_file = dataset.ann_file
     classes = dataset.metainfo.get('classes')
     kwargs = dict(test_mode=dataset.test_mode, filter_cfg=dataset.filter_cfg,
