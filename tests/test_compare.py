@@ -187,3 +187,21 @@ def test_cli(tmp_path, capsys):
         compare_tool.main([a, b, '--names', 'x'])
     with pytest.raises(SystemExit):
         compare_tool.main([str(tmp_path / 'missing')])
+
+
+def test_read_back_as_mmengine_wrote_it(tmp_path):
+    """scalars.json through mmengine's LocalVisBackend; a killed run's
+    half-written last line ends the records; the run's text log is named."""
+    from mmengine.visualization import LocalVisBackend
+    run_dir = tmp_path / 'wd' / '20240101_000000'
+    backend = LocalVisBackend(str(run_dir / 'vis_data'))
+    for i in range(3):
+        backend.add_scalars(dict(loss=1.0 - i / 10, time=0.5), step=i + 1)
+    backend.add_scalars({'coco/bbox_mAP': 0.25}, step=3)
+    with open(run_dir / 'vis_data' / 'scalars.json', 'a') as f:
+        f.write('{"loss": 0.1, "ti')
+    (run_dir / '20240101_000000.log').write_text('log\n')
+    run = compare_tool.load_work_dir(str(tmp_path / 'wd'))
+    assert [r['loss'] for r in run['train']] == [1.0, 0.9, 0.8]
+    assert compare_tool.metric_value(run['metrics'], 'bbox_mAP') == 0.25
+    assert run['log'] == str(run_dir / '20240101_000000.log')

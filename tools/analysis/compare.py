@@ -21,7 +21,7 @@ Example::
 """
 import argparse
 import glob
-import json
+import io
 import math
 import os
 import os.path as osp
@@ -30,6 +30,8 @@ import statistics
 import sys
 from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Tuple
+
+from mmengine.fileio import list_from_file, load
 
 AP_METRICS = ('bbox_mAP', 'bbox_mAP_50', 'bbox_mAP_75', 'bbox_mAP_s',
               'bbox_mAP_m', 'bbox_mAP_l')
@@ -49,33 +51,34 @@ Run = Dict[str, object]
 Stats = Tuple[Optional[float], Optional[float], int]  # mean, std, count
 
 
-def read_json_lines(path: str) -> List[dict]:
-    """Records of a JSON-lines file such as ``scalars.json``.
+def read_scalars(path: str) -> List[dict]:
+    """Records of mmengine's ``scalars.json`` (``LocalVisBackend``).
 
-    A file holding one JSON document over several lines (a test run's
-    ``<timestamp>.json``) is read as a single record; unreadable lines are
-    skipped.
+    The backend appends one ``mmengine.fileio.dump`` per line; each line is
+    read back with ``mmengine.fileio.load``. A line that does not load (the
+    last one of a killed run) ends the records.
     """
-    with open(path) as f:
-        text = f.read()
     records = []
-    for line in text.splitlines():
-        line = line.strip()
-        if not line:
+    for line in list_from_file(path):
+        if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            record = load(io.StringIO(line), file_format='json')
         except ValueError:
             break
         if isinstance(record, dict):
             records.append(record)
-    else:
-        return records
+    return records
+
+
+def read_test_metrics(path: str) -> Optional[dict]:
+    """The metrics ``LoggerHook.after_test_epoch`` dumped (one JSON
+    document, ``<work_dir>/<timestamp>/<timestamp>.json``), or ``None``."""
     try:
-        record = json.loads(text)
+        record = load(path, file_format='json')
     except ValueError:
-        return records
-    return [record] if isinstance(record, dict) else records
+        return None
+    return record if isinstance(record, dict) else None
 
 
 def metric_value(record: dict, name: str) -> Optional[float]:
@@ -162,36 +165,46 @@ def is_coco_config(path: str) -> bool:
 def load_work_dir(work_dir: str) -> Run:
     """Training log and metrics of a work dir's newest runs.
 
+    Reads what mmengine's ``Runner`` writes: ``<timestamp>/vis_data/
+    scalars.json`` (the ``LogProcessor``'s training and validation tags),
+    ``<timestamp>/<timestamp>.json`` (a test run's metrics) and
+    ``<timestamp>/<timestamp>.log`` (the text log).
+
     Args:
         work_dir (str): A ``tools/train.py`` work dir.
 
     Returns:
         dict: ``work_dir``; ``train``: the training log lines of the newest
-        run that has any; ``metrics``: the newest evaluation record (a
-        test run's after the validation lines of a training run), or
-        ``None``; ``coco``: whether the dumped config is a COCO one
-        (``None`` without a dumped config).
+        run that has any; ``log``: that run's text log (``None`` without
+        one); ``metrics``: the newest evaluation record (a test run's after
+        the validation lines of a training run), or ``None``; ``coco``:
+        whether the dumped config is a COCO one (``None`` without a dumped
+        config).
     """
     train: List[dict] = []
+    log: Optional[str] = None
     metrics: Optional[dict] = None
     for run in find_runs(work_dir):
         scalars = osp.join(run, 'vis_data', 'scalars.json')
-        records = read_json_lines(scalars) if osp.isfile(scalars) else []
+        records = read_scalars(scalars) if osp.isfile(scalars) else []
         run_train = [r for r in records if is_train_record(r)]
         if run_train:
             train = run_train
+            log = osp.join(run, f'{osp.basename(run)}.log')
+            log = log if osp.isfile(log) else None
         evals = [r for r in records if has_metrics(r)]
         if evals:
             metrics = evals[-1]
         test_json = osp.join(run, f'{osp.basename(run)}.json')
         if osp.isfile(test_json):
-            evals = [r for r in read_json_lines(test_json) if has_metrics(r)]
-            if evals:
-                metrics = evals[-1]
+            record = read_test_metrics(test_json)
+            if record is not None and has_metrics(record):
+                metrics = record
     config = find_config(work_dir)
     return dict(
         work_dir=work_dir,
         train=train,
+        log=log,
         metrics=metrics,
         coco=is_coco_config(config) if config else None)
 
