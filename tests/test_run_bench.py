@@ -1,11 +1,17 @@
-"""tools/analysis/run_bench.py: the jobs it plans and the tables it writes."""
+"""tools/analysis/run_bench.py: variants as configs, the job pool (warm-start
+dependency, resume, failure), the run record and the results file."""
 import argparse
+import hashlib
 import json
+import os
 import os.path as osp
+import threading
+import time
 
 import pytest
 from mmengine.config import Config, DictAction
 
+from mmdet_ohem.utils.provenance import environment
 from conftest import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -20,191 +26,275 @@ def config_of(job):
     """The config ``tools/train.py`` would train for ``job``."""
     parser = argparse.ArgumentParser()
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
-    options = parser.parse_args(['--cfg-options'] + job.options).cfg_options
+    cmd = job.command('python')
+    options = parser.parse_args(cmd[cmd.index('--cfg-options'):]).cfg_options
     cfg = Config.fromfile(osp.join(ROOT, job.config))
     cfg.merge_from_dict(options)
     return cfg
 
 
-def test_every_variant_is_a_valid_sampler_config(bench):
-    jobs, dirs = bench.plan('synthetic', 'scratch', list(bench.VARIANTS), [3],
-                            'w', 400, 200)
-    assert len(jobs) == len(bench.VARIANTS)
-    for job in jobs:
-        cfg = config_of(job)
-        variant = job.name.split('/')[2]
-        sampler = cfg.model.train_cfg.rcnn.sampler
-        assert cfg.randomness.seed == 3
-        assert cfg.train_cfg.max_iters == 200
-        assert cfg.param_scheduler[1].milestones == [150, 180]
-        expected = dict(
-            random='RandomSampler', **{
-                'mmdet-ohem': 'OHEMSampler'
-            }).get(variant, 'LossRankedOHEMSampler')
-        assert sampler.type == expected, variant
-        if expected == 'LossRankedOHEMSampler':
-            assert cfg.model.roi_head.type == 'OHEMRoIHead'
-            assert sampler.pos_fraction is None
-            assert sampler.get(
-                'scope',
-                'image') == ('batch' if 'batch' in variant else 'image')
-            assert sampler.get('nms_per_label',
-                               False) == ('label' in variant
-                                          or 'authors' in variant)
-        assert dirs[variant, 3] == job.work_dir
+def test_variants_are_the_shipped_configs(bench):
+    jobs = bench.plan('synthetic', 'scratch', ['random', 'ohem'], [3], 'w',
+                      400, None)
+    assert [j.config for j in jobs] == [
+        'configs/benchmarks/hard_negatives/'
+        'faster-rcnn_r18-tiny_fpn_random_hard-negatives.py',
+        'configs/benchmarks/hard_negatives/'
+        'faster-rcnn_r18-tiny_fpn_ohem_hard-negatives.py'
+    ]
+    assert [j.work_dir for j in jobs] == [
+        osp.join('w', 'synthetic', 'scratch', v, 'seed3')
+        for v in ('random', 'ohem')
+    ]
+    random, ohem = (config_of(j) for j in jobs)
+    assert random.randomness.seed == ohem.randomness.seed == 3
+    assert random.model.train_cfg.rcnn.sampler.type == 'RandomSampler'
+    sampler = ohem.model.train_cfg.rcnn.sampler
+    assert sampler.type == 'LossRankedOHEMSampler'
+    assert ohem.model.roi_head.type == 'OHEMRoIHead'
+    # the schedule is the config's; no checkpoint is saved
+    assert ohem.train_cfg.max_iters == 800
+    assert ohem.default_hooks.checkpoint.interval == -1
+    assert ohem.default_hooks.checkpoint.save_last is False
+
+
+def test_a_missing_variant_names_the_available_ones(bench, capsys):
+    with pytest.raises(ValueError) as error:
+        bench.resolve_config('synthetic', 'ohem-nms0.5')
+    message = str(error.value)
+    assert "no config for variant 'ohem-nms0.5' on set 'synthetic'" in message
+    assert 'random' in message and 'ohem-paper' in message
+    assert set(bench.available_variants('synthetic')) >= {
+        'random', 'ohem', 'mmdet-ohem', 'ohem-paper'
+    }
+    with pytest.raises(SystemExit):
+        bench.parse_args(['--sets', 'synthetic', '--variants', 'nope'])
+    assert "no config for variant 'nope'" in capsys.readouterr().err
+
+
+def test_a_set_without_its_photos_needs_no_configs(bench, monkeypatch):
+    monkeypatch.delenv('CARDS_ROOT', raising=False)
+    args = bench.parse_args(['--sets', 'synthetic', 'cards'])
+    assert not bench.has_data('cards') and bench.has_data('synthetic')
+    assert args.variants == ['random', 'ohem']
+
+
+def test_presets(bench):
+    demo = bench.parse_args(['--preset', 'demo'])
+    assert (demo.sets, demo.variants, demo.seeds,
+            demo.regimes) == (['synthetic'], ['random', 'ohem'], [0],
+                              ['scratch'])
+    panel = bench.parse_args(['--preset', 'panel'])
+    assert panel.sets == ['synthetic', 'bccd', 'raccoon', 'cards']
+    assert panel.seeds == [0, 1, 2, 3, 4]
+    assert bench.regimes_of(panel, 'synthetic') == ['scratch']
+    assert bench.regimes_of(panel, 'cards') == ['scratch', 'warm']
+    bench_args = bench.parse_args(['--preset', 'bench', '--sets',
+                                   'synthetic'])
+    assert bench.regimes_of(bench_args, 'synthetic') == ['scratch']
 
 
 def test_warm_start_continues_from_one_random_checkpoint(bench):
-    jobs, _ = bench.plan('synthetic', 'warm', ['random', 'ohem-nms0.5'],
-                         [0, 1], 'w', 400, None)
-    first = [j for j in jobs if j.after is None]
-    second = [j for j in jobs if j.after is not None]
-    assert [j.name for j in first
-            ] == ['synthetic/warm-start/s0', 'synthetic/warm-start/s1']
-    assert len(second) == 4
-    start = config_of(first[0])
+    jobs = bench.plan('synthetic', 'warm', ['random', 'ohem'], [0, 1], 'w',
+                      400, None)
+    starts = [j for j in jobs if j.after is None]
+    assert [j.name for j in starts] == [
+        'synthetic/warm-start/random/s0', 'synthetic/warm-start/random/s1'
+    ]
+    start = config_of(starts[0])
     assert start.model.train_cfg.rcnn.sampler.type == 'RandomSampler'
     assert start.train_cfg.max_iters == 400
-    for job in second:
+    assert start.default_hooks.checkpoint.interval == 400
+    assert start.train_cfg.val_begin == 401  # not evaluated: not read
+    assert starts[0].outputs == ['w/synthetic/warm-start/seed0/iter_400.pth']
+    rest = [j for j in jobs if j.after is not None]
+    assert len(rest) == 4
+    for job in rest:
         cfg = config_of(job)
         seed = cfg.randomness.seed
-        assert job.after is first[seed]
-        assert cfg.load_from == f'w/synthetic/warm-start_s{seed}/iter_400.pth'
+        assert job.after is starts[seed]
+        assert cfg.load_from == f'w/synthetic/warm-start/seed{seed}/' \
+            'iter_400.pth'
         assert cfg.optim_wrapper.optimizer.lr == 0.01
         assert cfg.param_scheduler[0].start_factor == 1.0
         assert cfg.param_scheduler[1].milestones == [300]
+        assert cfg.default_hooks.checkpoint.interval == -1
 
 
-class FakeJob:
-    """A job that takes ``seconds`` and logs its start and end."""
-
-    def __init__(self, name, seconds, log, after=None, returncode=0):
-        self.name, self.work_dir = name, name
-        self.seconds, self.log, self.after = seconds, log, after
-        self.returncode = returncode
-
-    def done(self):
-        return False
-
-    def start(self, python):
-        self.log.append(('start', self.name))
-        outer = self
-
-        class Proc:
-            returncode = self.returncode
-
-            def __init__(self):
-                self.polls = 0
-
-            def poll(self):
-                self.polls += 1
-                if self.polls < outer.seconds:
-                    return None
-                if ('end', outer.name) not in outer.log:
-                    outer.log.append(('end', outer.name))
-                return self.returncode
-
-            def terminate(self):
-                outer.log.append(('terminate', outer.name))
-
-        return Proc()
+def fake_jobs(bench, tmp_path):
+    """Two seeds of the warm regime, work dirs under tmp_path."""
+    return bench.plan('synthetic', 'warm', ['random', 'ohem'], [0, 1],
+                      str(tmp_path), 400, None)
 
 
-def test_runs_start_as_soon_as_their_own_warm_start_ends(bench, monkeypatch):
-    monkeypatch.setattr(bench.time, 'sleep', lambda s: None)
-    log = []
-    warm0 = FakeJob('warm0', 1, log)
-    warm1 = FakeJob('warm1', 5, log)
-    jobs = [
-        warm0,
-        FakeJob('a0', 1, log, warm0),
-        FakeJob('b0', 1, log, warm0), warm1,
-        FakeJob('a1', 1, log, warm1)
-    ]
-    bench.run_jobs(jobs, 2, 'python')
+def test_runs_start_as_soon_as_their_own_warm_start_ends(bench, tmp_path):
+    jobs = fake_jobs(bench, tmp_path)
+    log, lock = [], threading.Lock()
+    durations = {'synthetic/warm-start/random/s0': 0.05,
+                 'synthetic/warm-start/random/s1': 0.6}
+
+    def run(job, stop):
+        with lock:
+            log.append(('start', job.name))
+        time.sleep(durations.get(job.name, 0.05))
+        with lock:
+            log.append(('end', job.name))
+        return {'job': job.name}
+
+    records = bench.run_jobs(jobs, 2, run)
+    assert records == {j: {'job': j.name} for j in jobs}
     starts = [name for kind, name in log if kind == 'start']
-    assert starts[:2] == ['warm0', 'warm1']  # a0 must wait for warm0
-    # warm0 ended first: its runs take the free slot while warm1 runs on.
-    assert log.index(('start', 'a0')) < log.index(('end', 'warm1'))
-    for name, after in (('a0', 'warm0'), ('b0', 'warm0'), ('a1', 'warm1')):
-        assert log.index(('end', after)) < log.index(('start', name))
-    assert sorted(starts) == sorted(j.name for j in jobs)
+    assert set(starts[:2]) == {'synthetic/warm-start/random/s0',
+                               'synthetic/warm-start/random/s1'}
+    for job in jobs:
+        if job.after is not None:
+            assert log.index(('end', job.after.name)) < log.index(
+                ('start', job.name))
+    # seed 0's runs took the free slot while seed 1's warm start ran on
+    assert log.index(('start', 'synthetic/warm/ohem/s0')) < log.index(
+        ('end', 'synthetic/warm-start/random/s1'))
+
+
+def write_record(job, bench, ap=20.0):
+    os.makedirs(job.work_dir, exist_ok=True)
+    for path in job.outputs:
+        open(path, 'w').close()
+    with open(osp.join(job.work_dir, bench.RECORD), 'w') as f:
+        json.dump(dict(variant=job.variant, seed=job.seed,
+                       metrics=dict(bbox_mAP=ap)), f)
+
+
+def test_a_job_with_a_complete_record_is_not_run_again(bench, tmp_path,
+                                                       capsys):
+    jobs = fake_jobs(bench, tmp_path)
+    warm0, random0 = jobs[0], jobs[1]
+    write_record(warm0, bench)
+    write_record(random0, bench, ap=12.5)
+    # an incomplete record (no metric) is run again
+    os.makedirs(jobs[2].work_dir)
+    with open(osp.join(jobs[2].work_dir, bench.RECORD), 'w') as f:
+        json.dump(dict(metrics=dict(bbox_mAP=None)), f)
+    ran = []
+    records = bench.run_jobs(jobs, 2,
+                             lambda job, stop: ran.append(job) or {})
+    assert warm0 not in ran and random0 not in ran
+    assert jobs[2] in ran and len(ran) == len(jobs) - 2
+    assert records[random0]['metrics']['bbox_mAP'] == 12.5
+    assert 'synthetic/warm/random/s0: done before, kept' in \
+        capsys.readouterr().out
+    # a warm start whose checkpoint is gone is run again
+    os.remove(warm0.outputs[0])
+    assert warm0.record() is None
+
+
+def test_a_failed_run_stops_the_others(bench, tmp_path):
+    jobs = bench.plan('synthetic', 'scratch', ['random', 'ohem'], [0, 1],
+                      str(tmp_path), 400, None)
+    log = []
+
+    def run(job, stop):
+        log.append(('start', job.name))
+        if job.variant == 'ohem':
+            raise bench.JobFailed(f'{job.name} failed (1)')
+        for _ in range(200):  # the long one: until told to stop
+            if stop.wait(0.01):
+                log.append(('stopped', job.name))
+                raise bench.JobFailed('stopped')
+        return {}
+
+    with pytest.raises(bench.JobFailed, match='ohem/s0 failed'):
+        bench.run_jobs(jobs, 2, run)
+    assert ('stopped', 'synthetic/scratch/random/s0') in log
+    # the second seed never started
+    assert not any(name.endswith('s1') for _, name in log)
+
+
+CONFIG = "train_cfg = dict(max_iters=30)\n"
+
+
+def fake_work_dir(job, ap=0.25, timestamp='20240101_000000'):
+    """A finished work dir as mmengine's Runner leaves it."""
+    run_dir = osp.join(job.work_dir, timestamp)
+    os.makedirs(osp.join(run_dir, 'vis_data'))
+    with open(osp.join(job.work_dir, osp.basename(job.config)), 'w') as f:
+        f.write(CONFIG)
+    with open(osp.join(run_dir, f'{timestamp}.log'), 'w') as f:
+        f.write('log\n')
+    lines = [dict(lr=0.02, loss=1.5 - i / 10, time=0.5, data_time=0.01,
+                  iter=10 * (i + 1), step=10 * (i + 1)) for i in range(3)]
+    lines.append({'coco/bbox_mAP': ap, 'coco/bbox_mAP_50': 0.5,
+                  'coco/bbox_mAP_75': 0.2, 'coco/bbox_mAP_s': 0.1,
+                  'coco/bbox_mAP_m': 0.3, 'coco/bbox_mAP_l': -1.0,
+                  'time': 3.0, 'step': 30})
+    with open(osp.join(run_dir, 'vis_data', 'scalars.json'), 'w') as f:
+        f.write(''.join(json.dumps(r) + '\n' for r in lines))
+
+
+def test_the_record_of_a_finished_work_dir(bench, tmp_path, monkeypatch):
+    env = environment(bench.ROOT, threads=1)
+    job = bench.plan('synthetic', 'scratch', ['ohem'], [2],
+                     str(tmp_path / 'work_dirs'), 400, None)[0]
+    # paths in the record are relative to the repository: here tmp_path
+    monkeypatch.setattr(bench, 'ROOT', str(tmp_path))
+    fake_work_dir(job)
+    record = bench.make_record(job, 12.34, env)
+    wd = osp.join('work_dirs', 'synthetic', 'scratch', 'ohem', 'seed2')
+    assert record['variant'] == 'ohem' and record['seed'] == 2
+    assert record['config'] == job.config
+    assert record['config_dump'] == osp.join(wd, osp.basename(job.config))
+    assert record['config_sha256'] == hashlib.sha256(
+        CONFIG.encode()).hexdigest()
+    assert isinstance(record['commit'], str) and len(record['commit']) == 40
+    assert isinstance(record['dirty'], bool)
+    assert set(record['versions']) == {'python', 'torch', 'mmcv', 'mmdet',
+                                       'mmengine', 'mmdet_ohem'}
+    assert all(isinstance(v, str) for v in record['versions'].values())
+    assert isinstance(record['cpu'], str) and record['threads'] == 1
+    assert record['hostname_hash'] is None
+    assert record['wall_s'] == 12.3 and record['iters'] == 30
+    assert record['metrics'] == pytest.approx(dict(
+        bbox_mAP=25.0, bbox_mAP_50=50.0, bbox_mAP_75=20.0, bbox_mAP_s=10.0,
+        bbox_mAP_m=30.0, bbox_mAP_l=None))
+    assert record['final_loss'] == pytest.approx(1.3)
+    assert record['log'] == osp.join(wd, '20240101_000000',
+                                     '20240101_000000.log')
+    json.dumps(record)  # the results file can hold it
+
+
+def rec(variant, seed, ap, commit='a' * 40):
+    return dict(variant=variant, seed=seed, commit=commit,
+                metrics=dict(bbox_mAP=ap))
+
+
+def test_a_rerun_replaces_its_variant_and_seed_only(bench, tmp_path):
+    results = bench.load_results(str(tmp_path / 'none.json'), 'bccd',
+                                 'scratch')
+    assert results == dict(schema=2, set='bccd', regime='scratch',
+                           metric='bbox_mAP', runs=[])
+    results['runs'] = [rec('random', 0, 40.), rec('ohem', 0, 44.),
+                       rec('ohem', 1, 45.)]
+    merged = bench.merge_records(results, [rec('ohem', 0, 46., 'b' * 40)])
+    assert [(r['variant'], r['seed'], r['metrics']['bbox_mAP'])
+            for r in merged['runs']] == [('random', 0, 40.), ('ohem', 0, 46.),
+                                         ('ohem', 1, 45.)]
+    kept = bench.merge_records(results, [rec('ohem', 0, 46., 'b' * 40)],
+                               keep_other_commits=True)
+    assert [(r['seed'], r['commit'][0]) for r in kept['runs']
+            if r['variant'] == 'ohem'] == [(0, 'a'), (0, 'b'), (1, 'a')]
+    # the same commit is replaced even when asked to keep other commits
+    same = bench.merge_records(results, [rec('ohem', 0, 47.)],
+                               keep_other_commits=True)
+    assert len(same['runs']) == 3
+    path = tmp_path / 'old.json'
+    path.write_text(json.dumps(dict(set='bccd', runs={'random': {'0': 1}})))
+    with pytest.raises(SystemExit, match='not a schema-2'):
+        bench.load_results(str(path), 'bccd', 'scratch')
 
 
 def test_summary_pairs_deltas_by_seed(bench):
-    summary = dict(
-        set='bccd',
-        regime='scratch',
-        metric='bbox_mAP',
-        runs=dict(random={
-            '0': 40.0,
-            '1': 50.0
-        }, ohem={
-            '0': 42.5,
-            '1': 49.0
-        }))
-    table = bench.format_summary(summary)
+    results = dict(set='bccd', regime='scratch', metric='bbox_mAP',
+                   runs=[rec('random', 0, 40.), rec('random', 1, 50.),
+                         rec('ohem', 0, 42.5), rec('ohem', 1, 49.)])
+    table = bench.format_summary(results)
     assert '| random | 40.0 | 50.0 | 45.0 ± 7.1 |  |  |' in table
     assert '| ohem | 42.5 | 49.0 | 45.8 ± 4.6 | +2.5 / -1.0 | +0.8 |' in table
-
-
-def test_a_run_of_other_variants_keeps_the_tables_rows(bench, tmp_path):
-    path = tmp_path / 'bccd_scratch.json'
-    old = dict(
-        set='bccd',
-        regime='scratch',
-        metric='bbox_mAP',
-        runs={
-            'random': {
-                '0': 40.0
-            },
-            'ohem-nms0.5': {
-                '0': 44.0
-            },
-            'mmdet-ohem': {
-                '0': 30.0
-            }
-        })
-    path.write_text(json.dumps(old))
-    new = dict(
-        old,
-        runs={
-            'random': {
-                '0': 41.0
-            },
-            'mmdet-ohem': {
-                '0': 31.0,
-                '1': 32.0
-            }
-        })
-    merged = bench.merge_summary(str(path), new)
-    assert merged['runs'] == {
-        'random': {
-            '0': 41.0
-        },
-        'mmdet-ohem': {
-            '0': 31.0,
-            '1': 32.0
-        },
-        'ohem-nms0.5': {
-            '0': 44.0
-        }
-    }
-    # Another metric: nothing to merge with.
-    assert bench.merge_summary(str(path), dict(new, metric='x')) == dict(
-        new, metric='x')
-    assert bench.merge_summary(str(tmp_path / 'none.json'), new) == new
-
-
-def test_a_failed_run_stops_the_others(bench, monkeypatch):
-    monkeypatch.setattr(bench.time, 'sleep', lambda s: None)
-    log = []
-    jobs = [
-        FakeJob('long', 100, log),
-        FakeJob('bad', 2, log, returncode=1),
-        FakeJob('next', 1, log)
-    ]
-    with pytest.raises(SystemExit, match='bad failed'):
-        bench.run_jobs(jobs, 2, 'python')
-    assert ('terminate', 'long') in log
-    assert ('start', 'next') not in log

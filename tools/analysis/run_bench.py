@@ -1,143 +1,148 @@
-"""Train the sampling variants on every benchmark set; one table per set.
+"""Train the sampling variants on the benchmark sets; one results file per
+set and regime.
 
-Each job is ``tools/train.py`` on a set's RandomSampler config plus the
-variant's ``--cfg-options`` and ``randomness.seed``; jobs run ``--jobs`` at
-a time, one thread each, and a job whose work dir already holds its metric
-is kept, so an interrupted run resumes. Two regimes:
+A variant is a shipped config: variant ``v`` of a set is
+``configs/benchmarks/<set_dir>/faster-rcnn_r18-tiny_fpn_<v>_<set_name>.py``
+(``random``, ``ohem`` (the entry config's mining), ``mmdet-ohem``,
+``ohem-agnostic``, ``ohem-perlabel``, ``ohem-paper``, ...). Each job is
+``tools/train.py`` on that config with ``randomness.seed``; jobs run
+``--jobs`` at a time (a thread pool over subprocesses), one thread each.
+Two regimes:
 
-* ``scratch``: the set's schedule from random weights;
-* ``warm``: per seed, RandomSampler trains ``--warm-iters`` first; every
-  variant then continues from that same checkpoint for ``--warm-iters``
-  more (lr 0.01, then 0.001 for the last quarter): a stand-in for the
-  paper's fine-tuning of pretrained networks, which nothing here can
-  download.
+* ``scratch``: the config's schedule from random weights;
+* ``warm``: per seed, the ``random`` config trains ``--warm-iters`` first;
+  every variant then continues from that same checkpoint for
+  ``--warm-iters`` more (lr 0.01, then 0.001 for the last quarter): a
+  stand-in for fine-tuning pretrained networks, which nothing here can
+  download. A continuation waits for its own seed's warm start only.
 
-The raw per-run metrics go to ``<out>/<set>_<regime>.json`` and the tables
-(mean ± std over seeds, per-seed deltas to ``random``, paired by seed) to
-``<out>/<set>_<regime>.md``; ``tools/analysis/render_results.py`` turns
-the JSON files into README's table.
+A finished job writes its record (metrics and provenance: commit, dirty
+tree, dumped config and its hash, versions, CPU, threads, wall time, log)
+to ``<work_dir>/result.json``; a job whose work dir holds one is not run
+again, so an interrupted run resumes where it stopped. The records go to
+``<out>/<set>_<regime>.json`` (schema 2, docs/benchmark.md): a rerun
+replaces the record of the same (variant, seed), the file keeps the other
+records (``--keep-other-commits`` keeps both when the commits differ).
+``<out>/<set>_<regime>.md`` holds the per-seed table.
 
-Real photos are read in place: ``BCCD_ROOT`` and ``RACCOON_ROOT`` name
-their folders (see the configs); a set whose folder is missing is skipped
-with a message.
+Real photos are read in place: ``BCCD_ROOT``, ``RACCOON_ROOT`` and
+``CARDS_ROOT`` name their folders; a set whose folder is missing is
+skipped with a message.
 
-Presets name the runs of ``make demo`` (synthetic, random vs ours, seed
-0), ``make bench`` / ``bench-warm`` / ``bench-mmdet`` (README's table:
-every set, 3 seeds, scratch and warm; mmdet's OHEMSampler on the real
-sets) and ``make ablations`` (synthetic, seed 0, the mining variants);
-options override them. A summary file keeps the rows of variants run by
-another preset. Example::
+Presets name the runs of ``make demo``, ``make bench`` / ``bench-warm`` /
+``bench-mmdet``, ``make ablations`` and the evidence ``panel``; options
+override them. Example::
 
     python tools/analysis/run_bench.py --preset bench --out docs/results
     python tools/analysis/run_bench.py --sets bccd raccoon --variants random \\
-        ohem-label0.5 --seeds 0 1 2 --regimes scratch warm
+        ohem-perlabel --seeds 0 1 2 --regimes scratch warm
 """
 import argparse
+import glob
 import json
 import os
 import os.path as osp
 import statistics
 import subprocess
 import sys
+import threading
 import time
-from typing import Dict, List, Optional, Sequence, Tuple
+from concurrent.futures import (FIRST_EXCEPTION, Future, ThreadPoolExecutor,
+                                wait)
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence
+
+from compare import AP_METRICS, compare, load_work_dir, metric_value
+
+from mmdet_ohem.utils.provenance import environment, file_sha256
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-from compare import compare, load_work_dir, metric_value  # noqa: E402
-
-# name: (config of its RandomSampler variant, metric, data check)
-SETS = {
-    'synthetic':
-    ('configs/hard_negatives/'
-     'faster-rcnn_r18-tiny_fpn_random_hard-negatives.py', 'bbox_mAP', None),
-    'bccd': ('configs/bccd/faster-rcnn_r18-tiny_fpn_random_bccd.py',
-             'bbox_mAP', 'BCCD_ROOT'),
-    'raccoon': ('configs/raccoon/faster-rcnn_r18-tiny_fpn_random_raccoon.py',
-                'bbox_mAP', 'RACCOON_ROOT'),
-}
-_S = 'model.train_cfg.rcnn.sampler.'
-_OURS = [
-    'model.roi_head.type=OHEMRoIHead', f'{_S}type=LossRankedOHEMSampler',
-    f'{_S}pos_fraction=None', f'{_S}ranking=cls+bbox'
-]
-# NMS by loss per image and label (the sampler's default), or per image.
-_LABEL, _AGNOSTIC = f'{_S}nms_per_label=True', f'{_S}nms_per_label=False'
-# The same options on every set; 'ohem-label0.5-rand0.5' is the entry
-# config's mining.
-VARIANTS: Dict[str, List[str]] = {
-    'random': [],
-    'mmdet-ohem': [f'{_S}type=OHEMSampler'],
-    'ohem-paper':
-    _OURS + [f'{_S}nms_thr=0.7', _AGNOSTIC],
-    'ohem-nms0.5':
-    _OURS + [f'{_S}nms_thr=0.5', _AGNOSTIC],
-    'ohem-label0.5':
-    _OURS + [f'{_S}nms_thr=0.5', _LABEL],
-    # The top 128 of the batch rather than 64 of each image.
-    'ohem-label0.5-batch':
-    _OURS + [f'{_S}nms_thr=0.5', _LABEL, f'{_S}scope=batch'],
-    'ohem-label0.5-rand0.5':
-    _OURS + [f'{_S}nms_thr=0.5', _LABEL, f'{_S}random_fraction=0.5'],
-    # The authors' exact mining (configs/...ohem-paper...): per-label NMS
-    # at 0.7, smooth-L1 ranking and training.
-    'ohem-authors':
-    _OURS + [
-        f'{_S}nms_thr=0.7', _LABEL,
-        'model.roi_head.bbox_head.loss_bbox.type=SmoothL1Loss',
-        'model.roi_head.bbox_head.loss_bbox.beta=1.0'
-    ],
-    # Ablations of paper mode: a random warm-up, CE-only ranking.
-    'ohem-paper-warmup400':
-    _OURS + [f'{_S}nms_thr=0.7', _AGNOSTIC, f'{_S}warmup_iters=400'],
-    'ohem-paper-rank-cls':
-    _OURS + [f'{_S}nms_thr=0.7', _AGNOSTIC, f'{_S}ranking=cls'],
-}
-# Named runs: `make demo`, `make bench[-warm|-mmdet]`, `make ablations`.
-PRESETS = {
-    'demo':
-    dict(
-        sets=['synthetic'],
-        variants=['random', 'ohem-label0.5-rand0.5'],
-        seeds=[0],
-        regimes=['scratch']),
-    # README's table, split so that each target fits ~90 min on 2 cores.
-    'bench':
-    dict(
-        sets=list(SETS),
-        variants=['random', 'ohem-label0.5-rand0.5'],
-        seeds=[0, 1, 2],
-        regimes=['scratch']),
-    'bench-warm':
-    dict(
-        sets=list(SETS),
-        variants=['random', 'ohem-label0.5-rand0.5'],
-        seeds=[0, 1, 2],
-        regimes=['warm']),
-    'bench-mmdet':
-    dict(
-        sets=['bccd', 'raccoon'],
-        variants=['random', 'mmdet-ohem'],
-        seeds=[0, 1, 2],
-        regimes=['scratch']),
-    'ablations':
-    dict(
-        sets=['synthetic'],
-        variants=[
-            'random', 'ohem-paper', 'ohem-authors', 'ohem-nms0.5',
-            'ohem-label0.5', 'ohem-label0.5-rand0.5', 'ohem-label0.5-batch',
-            'ohem-paper-warmup400', 'ohem-paper-rank-cls'
-        ],
-        seeds=[0],
-        regimes=['scratch']),
-}
+CONFIG_DIR = osp.join('configs', 'benchmarks')
+RECORD = 'result.json'
+SCHEMA = 2
 BASELINE = 'random'
 REGIMES = ('scratch', 'warm')
+THREADS = 1
+
+
+class BenchSet(NamedTuple):
+    """A benchmark set: its config folder and name, its data."""
+    dir: str
+    name: str
+    env: Optional[str]  # the variable naming its photos' folder
+    metric: str = 'bbox_mAP'
+
+
+SETS = {
+    'synthetic': BenchSet('hard_negatives', 'hard-negatives', None),
+    'bccd': BenchSet('bccd', 'bccd', 'BCCD_ROOT'),
+    'raccoon': BenchSet('raccoon', 'raccoon', 'RACCOON_ROOT'),
+    'cards': BenchSet('cards', 'cards', 'CARDS_ROOT'),
+}
+REAL_SETS = ['bccd', 'raccoon', 'cards']
+MAIN = ['random', 'ohem']
+# Named runs: `make demo`, `make bench[-warm|-mmdet]`, `make ablations`,
+# and issue 21's panel (not a make target: about three hours).
+PRESETS = {
+    'demo':
+    dict(sets=['synthetic'], variants=MAIN, seeds=[0], regimes=['scratch']),
+    'bench':
+    dict(sets=list(SETS), variants=MAIN, seeds=[0, 1, 2],
+         regimes=['scratch']),
+    'bench-warm':
+    dict(sets=list(SETS), variants=MAIN, seeds=[0, 1, 2], regimes=['warm']),
+    'bench-mmdet':
+    dict(sets=REAL_SETS, variants=['random', 'mmdet-ohem'], seeds=[0, 1, 2],
+         regimes=['scratch']),
+    'ablations':
+    dict(sets=['synthetic'],
+         variants=['random', 'ohem', 'ohem-agnostic', 'ohem-perlabel',
+                   'ohem-paper', 'mmdet-ohem'],
+         seeds=[0], regimes=['scratch']),
+    # Scratch on every set, warm on the real ones: see PANEL_REGIMES.
+    'panel':
+    dict(sets=list(SETS), variants=MAIN, seeds=[0, 1, 2, 3, 4],
+         regimes=['scratch', 'warm']),
+}
+# The panel's warm regime is on the real sets only.
+PANEL_REGIMES = {'synthetic': ['scratch']}
+
+
+def config_path(set_key: str, variant: str) -> str:
+    """The config of ``variant`` on ``set_key``, relative to the root."""
+    bench_set = SETS[set_key]
+    return osp.join(
+        CONFIG_DIR, bench_set.dir,
+        f'faster-rcnn_r18-tiny_fpn_{variant}_{bench_set.name}.py')
+
+
+def available_variants(set_key: str) -> List[str]:
+    """The variants a set ships a config for, sorted."""
+    pattern = osp.join(ROOT, config_path(set_key, '*'))
+    head, tail = pattern.split('*')
+    return sorted(p[len(head):-len(tail)] for p in glob.glob(pattern))
+
+
+def resolve_config(set_key: str, variant: str) -> str:
+    """``config_path`` after checking the file exists.
+
+    Raises:
+        ValueError: no such config; the message lists the set's variants.
+    """
+    path = config_path(set_key, variant)
+    if not osp.isfile(osp.join(ROOT, path)):
+        raise ValueError(
+            f'no config for variant {variant!r} on set {set_key!r} '
+            f'({path}); variants of {set_key}: '
+            f"{', '.join(available_variants(set_key)) or 'none'}")
+    return path
 
 
 def schedule(iters: int,
              lr: Optional[float] = None,
              decay: bool = True) -> List[str]:
-    """Options for an ``iters``-long run of the benchmark base schedule.
+    """``--cfg-options`` for an ``iters``-long run of the benchmark
+    schedule (the warm regime's two halves, or ``--iters``).
 
     Args:
         iters (int): Training iterations.
@@ -147,8 +152,7 @@ def schedule(iters: int,
     """
     opts = [
         f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={iters}',
-        f'param_scheduler.1.end={iters}',
-        f'default_hooks.checkpoint.interval={iters}'
+        f'param_scheduler.1.end={iters}'
     ]
     if lr is not None:
         milestones = [iters * 3 // 4]
@@ -163,175 +167,319 @@ def schedule(iters: int,
     return opts
 
 
+# Only a warm start's checkpoint is read again: the other runs save none
+# (saving takes time and disk and measures nothing).
+NO_CHECKPOINT = [
+    'default_hooks.checkpoint.interval=-1',
+    'default_hooks.checkpoint.save_last=False'
+]
+
+
+@dataclass(eq=False)
 class Job:
-    """One ``tools/train.py`` run, started once ``after`` (if any) is done.
+    """One ``tools/train.py`` run.
 
     Args:
-        name (str): For the progress lines.
-        config (str): The config, relative to the repository root.
-        work_dir (str): Its work dir; the log goes beside it.
-        options (list[str]): ``--cfg-options``.
-        metric (str): The metric whose presence marks the run done.
-        after (Job, optional): The run whose checkpoint this one loads.
+        set (str): Results set key.
+        regime (str): ``scratch``, ``warm`` or ``warm-start``.
+        variant (str): The config's variant.
+        seed (int): ``randomness.seed``.
+        config (str): The config, relative to the root.
+        work_dir (str): Its work dir; the console output goes beside it.
+        options (list[str]): ``--cfg-options`` besides the seed.
+        after (Job, optional): The warm start whose checkpoint this loads.
+        outputs (list[str]): Files besides the record a later job reads.
     """
+    set: str
+    regime: str
+    variant: str
+    seed: int
+    config: str
+    work_dir: str
+    options: List[str] = field(default_factory=list)
+    after: Optional['Job'] = None
+    outputs: List[str] = field(default_factory=list)
 
-    def __init__(self,
-                 name: str,
-                 config: str,
-                 work_dir: str,
-                 options: List[str],
-                 metric: str,
-                 after: Optional['Job'] = None):
-        self.name, self.config = name, config
-        self.work_dir, self.options = work_dir, options
-        self.metric, self.after = metric, after
+    @property
+    def name(self) -> str:
+        return f'{self.set}/{self.regime}/{self.variant}/s{self.seed}'
 
-    def done(self) -> bool:
-        metrics = load_work_dir(self.work_dir)['metrics'] if osp.isdir(
-            self.work_dir) else None
-        return metrics is not None and metric_value(metrics,
-                                                    self.metric) is not None
-
-    def start(self, python: str) -> subprocess.Popen:
-        os.makedirs(osp.dirname(self.work_dir), exist_ok=True)
-        cmd = [
+    def command(self, python: str) -> List[str]:
+        return [
             python,
             osp.join(ROOT, 'tools', 'train.py'), self.config, '--work-dir',
-            self.work_dir, '--cfg-options'
+            self.work_dir, '--cfg-options', f'randomness.seed={self.seed}'
         ] + self.options
-        log = open(self.work_dir + '.log', 'w')
-        env = dict(os.environ, OMP_NUM_THREADS='1')
-        return subprocess.Popen(
-            cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
+
+    def record(self) -> Optional[dict]:
+        """The complete record in the work dir, else ``None``."""
+        path = osp.join(self.work_dir, RECORD)
+        if not osp.isfile(path) or not all(
+                osp.isfile(p) for p in self.outputs):
+            return None
+        with open(path) as f:
+            record = json.load(f)
+        if self.regime == 'warm-start':  # not evaluated
+            return record
+        metrics = record.get('metrics') or {}
+        return record if metrics.get(SETS[self.set].metric) is not None \
+            else None
 
 
-def run_jobs(jobs: List[Job], num_parallel: int, python: str) -> None:
-    """Run the unfinished jobs, ``num_parallel`` at a time, in order, each
-    as soon as the job it continues from has finished (so a slot never
-    waits for the other seeds' warm starts)."""
-    todo = [j for j in jobs if not j.done()]
-    running: List[Tuple[Job, subprocess.Popen]] = []
-    try:
-        while todo or running:
-            busy = todo + [job for job, _ in running]
-            ready = [j for j in todo if j.after not in busy]
-            while ready and len(running) < num_parallel:
-                job = ready.pop(0)
-                todo.remove(job)
-                print(f'==> start {job.name} -> {job.work_dir}', flush=True)
-                running.append((job, job.start(python)))
-            time.sleep(2)
-            for job, proc in list(running):
-                if proc.poll() is None:
-                    continue
-                running.remove((job, proc))
-                status = 'done' if proc.returncode == 0 else \
-                    f'FAILED ({proc.returncode}), see {job.work_dir}.log'
-                print(f'==> {job.name}: {status}', flush=True)
-                if proc.returncode:
-                    raise SystemExit(f'{job.name} failed')
-    finally:
-        # A failed job or Ctrl-C: no training is left running unattended
-        # (a rerun starts the unfinished ones again).
-        for _, proc in running:
-            proc.terminate()
+def _rel(path: Optional[str]) -> Optional[str]:
+    """``path`` relative to the root when inside it (records stay valid
+    in another clone)."""
+    if path is None:
+        return None
+    path = osp.abspath(path)
+    return osp.relpath(path, ROOT) if path.startswith(ROOT + os.sep) \
+        else path
 
 
-def plan(set_name: str, regime: str, variants: Sequence[str],
+def make_record(job: Job, wall_s: float, env: dict) -> dict:
+    """The results record of a finished job (schema 2).
+
+    Args:
+        job (Job): The job, trained.
+        wall_s (float): Its wall time, start-up and evaluation included.
+        env (dict): :func:`mmdet_ohem.utils.provenance.environment`.
+    """
+    run = load_work_dir(job.work_dir)
+    metrics = {}
+    for name in AP_METRICS:
+        value = metric_value(run['metrics'] or {}, name)
+        metrics[name] = None if value is None else 100 * value
+    train = run['train']
+    dump = osp.join(job.work_dir, osp.basename(job.config))
+    return dict(
+        variant=job.variant,
+        seed=job.seed,
+        config=job.config,
+        config_dump=_rel(dump) if osp.isfile(dump) else None,
+        config_sha256=file_sha256(dump) if osp.isfile(dump) else None,
+        **env,
+        wall_s=round(wall_s, 1),
+        iters=int(train[-1]['iter']) if train else None,
+        metrics=metrics,
+        final_loss=float(train[-1]['loss']) if train else None,
+        log=_rel(run['log']))
+
+
+class JobFailed(RuntimeError):
+    """A training exited with an error."""
+
+
+def train(job: Job, python: str, stop: threading.Event, env: dict) -> dict:
+    """Run ``job``'s training, write and return its record.
+
+    Args:
+        job (Job): The job.
+        python (str): The interpreter.
+        stop (threading.Event): Set when another job failed: the training
+            is terminated.
+        env (dict): The provenance fields (see :func:`make_record`).
+    """
+    os.makedirs(job.work_dir, exist_ok=True)
+    start = time.time()
+    with open(job.work_dir + '.log', 'w') as log:
+        proc = subprocess.Popen(
+            job.command(python),
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=dict(os.environ, OMP_NUM_THREADS=str(THREADS)))
+        while True:
+            try:
+                proc.wait(timeout=1)
+                break
+            except subprocess.TimeoutExpired:
+                if stop.is_set():
+                    proc.terminate()
+                    proc.wait()
+                    raise JobFailed(f'{job.name}: stopped')
+    if proc.returncode:
+        raise JobFailed(f'{job.name} failed ({proc.returncode}), see '
+                        f'{job.work_dir}.log')
+    record = make_record(job, time.time() - start, env)
+    with open(osp.join(job.work_dir, RECORD), 'w') as f:
+        json.dump(record, f, indent=2)
+    return record
+
+
+def run_jobs(jobs: Sequence[Job], num_parallel: int,
+             run: Callable[[Job, threading.Event], dict]) -> Dict[Job, dict]:
+    """Run the jobs without a record, ``num_parallel`` at a time.
+
+    Warm starts are queued first and each continuation waits on its own
+    warm start's future, so a pool thread never waits for a job that has
+    not started. The first failure (or Ctrl-C) stops the trainings still
+    running and cancels the rest; a rerun resumes from the records.
+
+    Args:
+        jobs (Sequence[Job]): The jobs.
+        num_parallel (int): Trainings at a time.
+        run (callable): ``run(job, stop)`` trains a job, returns its record.
+
+    Returns:
+        dict: Every job's record.
+    """
+    records = {job: job.record() for job in jobs}
+    for job, record in records.items():
+        if record is not None:
+            print(f'==> {job.name}: done before, kept', flush=True)
+    todo = sorted((j for j in jobs if records[j] is None),
+                  key=lambda j: j.after is not None)
+    stop, lock = threading.Event(), threading.Lock()
+    futures: Dict[Job, Future] = {}
+    failures: List[BaseException] = []
+
+    def task(job: Job) -> dict:
+        if job.after in futures:
+            futures[job.after].result()
+        if stop.is_set():
+            raise JobFailed(f'{job.name}: not started')
+        print(f'==> start {job.name} -> {job.work_dir}', flush=True)
+        try:
+            record = run(job, stop)
+        except BaseException as error:
+            # Set here, not by the main thread: this pool thread must not
+            # pick up the next job first.
+            with lock:
+                if not stop.is_set():
+                    failures.append(error)
+                stop.set()
+            raise
+        print(f'==> {job.name}: done', flush=True)
+        return record
+
+    with ThreadPoolExecutor(num_parallel) as pool:
+        for job in todo:
+            futures[job] = pool.submit(task, job)
+        # A failure or Ctrl-C: the running trainings are terminated (they
+        # watch ``stop``), the queued ones dropped.
+        try:
+            wait(futures.values(), return_when=FIRST_EXCEPTION)
+        except BaseException:
+            stop.set()
+            raise
+        finally:
+            if stop.is_set():
+                for future in futures.values():
+                    future.cancel()
+    if failures:
+        raise failures[0]
+    records.update((job, future.result()) for job, future in futures.items())
+    return records
+
+
+def plan(set_key: str, regime: str, variants: Sequence[str],
          seeds: Sequence[int], work: str, warm_iters: int,
-         iters: Optional[int]) -> Tuple[List[Job], Dict[Tuple[str, int], str]]:
-    """The jobs of one set and regime (a seed's warm start before the runs
-    that continue from it), and each variant's work dir by seed."""
-    config, metric = SETS[set_name][:2]
-    jobs, dirs = [], {}
+         iters: Optional[int]) -> List[Job]:
+    """The jobs of one set and regime: per seed, the warm start (warm
+    regime) and one job per variant."""
+    configs = {v: resolve_config(set_key, v) for v in variants}
+    jobs = []
     for seed in seeds:
-        seed_opts = [f'randomness.seed={seed}']
-        start_opts: List[str] = []
+        options = [] if iters is None else schedule(iters)
+        options += NO_CHECKPOINT
         warm_start = None
         if regime == 'warm':
-            warm_dir = osp.join(work, set_name, f'warm-start_s{seed}')
-            warm_start = Job(f'{set_name}/warm-start/s{seed}', config,
-                             warm_dir,
-                             seed_opts + schedule(warm_iters, decay=False),
-                             metric)
+            warm_dir = osp.join(work, set_key, 'warm-start', f'seed{seed}')
+            checkpoint = osp.join(warm_dir, f'iter_{warm_iters}.pth')
+            # Its checkpoint is all that is read of it: no evaluation.
+            warm_start = Job(
+                set_key, 'warm-start', BASELINE, seed,
+                resolve_config(set_key, BASELINE), warm_dir,
+                schedule(warm_iters, decay=False) + [
+                    f'default_hooks.checkpoint.interval={warm_iters}',
+                    f'train_cfg.val_begin={warm_iters + 1}'
+                ],
+                outputs=[checkpoint])
             jobs.append(warm_start)
-            start_opts = [f'load_from={warm_dir}/iter_{warm_iters}.pth'
-                          ] + schedule(
-                              warm_iters, lr=0.01)
-        elif iters is not None:
-            start_opts = schedule(iters)
+            options = [f'load_from={checkpoint}'] + schedule(
+                warm_iters, lr=0.01) + NO_CHECKPOINT
         for variant in variants:
-            work_dir = osp.join(work, set_name, f'{regime}_{variant}_s{seed}')
-            dirs[variant, seed] = work_dir
             jobs.append(
-                Job(f'{set_name}/{regime}/{variant}/s{seed}', config, work_dir,
-                    seed_opts + start_opts + VARIANTS[variant], metric,
-                    warm_start))
-    return jobs, dirs
+                Job(set_key, regime, variant, seed, configs[variant],
+                    osp.join(work, set_key, regime, variant, f'seed{seed}'),
+                    options, warm_start))
+    return jobs
 
 
-def summarize(set_name: str, regime: str, variants: Sequence[str],
-              seeds: Sequence[int], dirs: Dict[Tuple[str, int], str]) -> dict:
-    """Per-seed metric of each variant (in %), and fg share when logged."""
-    metric = SETS[set_name][1]
-    runs: Dict[str, Dict[str, Optional[float]]] = {}
-    for variant in variants:
-        runs[variant] = {}
-        for seed in seeds:
-            run = load_work_dir(dirs[variant, seed])
-            value = metric_value(run['metrics'] or {}, metric)
-            runs[variant][str(seed)] = None if value is None else \
-                round(100 * value, 2)
-    return dict(set=set_name, regime=regime, metric=metric, runs=runs)
+def load_results(path: str, set_key: str, regime: str) -> dict:
+    """The results file at ``path``, or an empty one.
 
-
-def merge_summary(path: str, summary: dict) -> dict:
-    """``summary`` plus the other variants' runs already in ``path``.
-
-    So that targets which run different variants of a set (``make bench``,
-    ``make bench-mmdet``) fill one table; a variant run now replaces its
-    old runs whole.
+    Raises:
+        SystemExit: the file is not of schema 2.
     """
     if not osp.isfile(path):
-        return summary
+        return dict(
+            schema=SCHEMA,
+            set=set_key,
+            regime=regime,
+            metric=SETS[set_key].metric,
+            runs=[])
     with open(path) as f:
-        old = json.load(f)
-    if old.get('metric') != summary['metric']:
-        return summary
-    runs = {k: v for k, v in old['runs'].items() if k not in summary['runs']}
-    return dict(summary, runs=dict(summary['runs'], **runs))
+        results = json.load(f)
+    if results.get('schema') != SCHEMA:
+        raise SystemExit(f'{path} is not a schema-{SCHEMA} results file; '
+                         'migrate it first (tools/analysis/render_results.py)')
+    return results
 
 
-def format_summary(summary: dict) -> str:
-    """Markdown: per-seed values, mean ± std, paired deltas to random."""
-    runs, metric = summary['runs'], summary['metric']
-    seeds = list(next(iter(runs.values())))
-    base = runs.get(BASELINE)
+def merge_records(results: dict,
+                  records: Sequence[dict],
+                  keep_other_commits: bool = False) -> dict:
+    """``results`` with ``records`` in: each replaces the old record of its
+    (variant, seed); with ``keep_other_commits``, an old record of another
+    commit stays beside it. The other records stay as they are."""
+    new = {(r['variant'], r['seed']): r for r in records}
+
+    def kept(old: dict) -> bool:
+        rec = new.get((old['variant'], old['seed']))
+        return rec is None or (keep_other_commits
+                               and old.get('commit') != rec.get('commit'))
+
+    runs = [r for r in results['runs'] if kept(r)] + list(new.values())
+    runs.sort(key=lambda r: (r['variant'] != BASELINE, r['variant'],
+                             r['seed'], r.get('commit') or ''))
+    return dict(results, runs=runs)
+
+
+def format_summary(results: dict) -> str:
+    """Markdown: per-seed values, mean ± std, paired deltas to random
+    (one record per (variant, seed): the last one in the file)."""
+    metric = results['metric']
+    table: Dict[str, Dict[int, float]] = {}
+    for run in results['runs']:
+        value = (run.get('metrics') or {}).get(metric)
+        table.setdefault(run['variant'], {})
+        if value is not None:
+            table[run['variant']][run['seed']] = value
+    seeds = sorted({s for values in table.values() for s in values})
+    base = table.get(BASELINE, {})
     lines = [
-        f"### {summary['set']}, {summary['regime']}: {metric} (%)", '',
+        f"### {results['set']}, {results['regime']}: {metric} (%)", '',
         '| variant | ' + ' | '.join(f'seed {s}' for s in seeds) +
         ' | mean ± std | Δ to random per seed | mean Δ |',
         '|---|' + '---:|' * (len(seeds) + 3)
     ]
-    for variant, values in runs.items():
-        vals = [values[s] for s in seeds]
-        got = [v for v in vals if v is not None]
-        mean = statistics.fmean(got) if got else None
-        std = statistics.stdev(got) if len(got) > 1 else 0.
-        cells = ['–' if v is None else f'{v:.1f}' for v in vals]
-        deltas = [
-            None if v is None or base is None or base[s] is None else v -
-            base[s] for v, s in zip(vals, seeds)
-        ]
+    for variant, values in table.items():
+        got = [values[s] for s in seeds if s in values]
+        cells = [f'{values[s]:.1f}' if s in values else '–' for s in seeds]
+        mean = f'{statistics.fmean(got):.1f} ± ' + (
+            f'{statistics.stdev(got):.1f}' if len(got) > 1 else '–') \
+            if got else '–'
+        deltas = [values[s] - base[s] if s in values and s in base else None
+                  for s in seeds]
         shown = [d for d in deltas if d is not None]
-        delta_cells = ' / '.join('–' if d is None else f'{d:+.1f}'
-                                 for d in deltas)
-        mean_delta = f'{statistics.fmean(shown):+.1f}' if shown and \
-            variant != BASELINE else ''
-        lines.append(f'| {variant} | ' + ' | '.join(cells) + (
-            f' | {mean:.1f} ± {std:.1f}' if mean is not None else ' | –') +
-                     f" | {delta_cells if variant != BASELINE else ''} |"
-                     f' {mean_delta} |')
+        delta_cells = mean_delta = ''
+        if variant != BASELINE:
+            delta_cells = ' / '.join('–' if d is None else f'{d:+.1f}'
+                                     for d in deltas)
+            mean_delta = f'{statistics.fmean(shown):+.1f}' if shown else '–'
+        lines.append(f'| {variant} | ' + ' | '.join(cells) +
+                     f' | {mean} | {delta_cells} | {mean_delta} |')
     return '\n'.join(lines)
 
 
@@ -341,18 +489,21 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--preset',
         choices=list(PRESETS),
         default='bench',
-        help='sets, variants, seeds and regimes of a named '
-        'run; the options below override them')
+        help='sets, variants, seeds and regimes of a named run; the '
+        'options below override them')
     parser.add_argument('--sets', nargs='+', choices=list(SETS))
-    parser.add_argument('--variants', nargs='+', choices=list(VARIANTS))
+    parser.add_argument(
+        '--variants',
+        nargs='+',
+        help='config variants (the <v> of configs/benchmarks/<set>/'
+        'faster-rcnn_r18-tiny_fpn_<v>_<set>.py)')
     parser.add_argument('--seeds', nargs='+', type=int)
     parser.add_argument('--regimes', nargs='+', choices=REGIMES)
     parser.add_argument(
         '--iters',
         type=int,
         default=None,
-        help='scratch schedule length (default: the '
-        "configs' 800)")
+        help="scratch schedule length (default: the configs' 800)")
     parser.add_argument(
         '--warm-iters',
         type=int,
@@ -362,7 +513,16 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--out',
         default='work_dirs/bench/results',
-        help='where the JSON and Markdown summaries go')
+        help='where the results files (JSON) and tables (Markdown) go')
+    parser.add_argument(
+        '--keep-other-commits',
+        action='store_true',
+        help='keep an old record of the same variant and seed when it '
+        'comes from another commit (default: the rerun replaces it)')
+    parser.add_argument(
+        '--against',
+        help='a folder of committed results files: print where this '
+        "run's values land in their spread (make demo)")
     parser.add_argument(
         '--jobs',
         type=int,
@@ -375,64 +535,87 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
             setattr(args, key, list(value))
     if BASELINE not in args.variants:
         args.variants.insert(0, BASELINE)
+    # A set skipped for want of its photos needs no configs either.
+    for set_key in filter(has_data, args.sets):
+        try:
+            for variant in args.variants:
+                resolve_config(set_key, variant)
+        except ValueError as error:
+            parser.error(str(error))
     return args
 
 
-def prepare_data(set_name: str, python: str) -> None:
+def has_data(set_key: str) -> bool:
+    """Whether a set's photos are there (the generated set always is)."""
+    env_var = SETS[set_key].env
+    return env_var is None or osp.isdir(os.environ.get(env_var, ''))
+
+
+def prepare_data(set_key: str, python: str) -> None:
     """Write what a set's configs read besides the photos: the generated
-    set, or raccoon's split lists."""
-    if set_name == 'synthetic':
-        subprocess.run([
-            python,
-            osp.join(ROOT, 'tools', 'data', 'generate_hard_negatives.py'),
-            '--out',
-            osp.join(ROOT, 'data', 'hard_negatives')
-        ],
-                       check=True)
-    elif set_name == 'raccoon':
-        subprocess.run([
-            python,
-            osp.join(ROOT, 'tools', 'data', 'prepare_raccoon.py'), '--root',
-            os.environ[SETS[set_name][2]]
-        ],
-                       check=True)
+    set, or a real set's split lists (when the set has a script)."""
+    scripts = dict(
+        synthetic=('generate_hard_negatives.py', '--out',
+                   osp.join(ROOT, 'data', 'hard_negatives')),
+        raccoon=('prepare_raccoon.py', '--root', os.environ.get(
+            'RACCOON_ROOT', '')),
+        cards=('prepare_cards.py', '--root', os.environ.get(
+            'CARDS_ROOT', '')))
+    if set_key not in scripts:
+        return
+    script, *script_args = scripts[set_key]
+    script = osp.join(ROOT, 'tools', 'data', script)
+    if osp.isfile(script):
+        subprocess.run([python, script] + script_args, check=True)
+
+
+def regimes_of(args: argparse.Namespace, set_key: str) -> List[str]:
+    """The regimes run on a set (the panel runs no synthetic warm)."""
+    if args.preset == 'panel' and set_key in PANEL_REGIMES:
+        return [r for r in args.regimes if r in PANEL_REGIMES[set_key]]
+    return args.regimes
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
     start = time.time()
-    planned = []
-    for set_name in args.sets:
-        env_var = SETS[set_name][2]
-        if env_var and not osp.isdir(os.environ.get(env_var, '')):
-            print(
-                f'==> skipping {set_name}: set {env_var} to its folder',
-                flush=True)
+    planned = {}
+    for set_key in args.sets:
+        if not has_data(set_key):
+            print(f'==> skipping {set_key}: set {SETS[set_key].env} to its '
+                  'folder', flush=True)
             continue
-        prepare_data(set_name, args.python)
-        for regime in args.regimes:
-            planned.append((set_name, regime) +
-                           plan(set_name, regime, args.variants, args.seeds,
-                                args.work_dir, args.warm_iters, args.iters))
+        prepare_data(set_key, args.python)
+        for regime in regimes_of(args, set_key):
+            planned[set_key, regime] = plan(set_key, regime, args.variants,
+                                            args.seeds, args.work_dir,
+                                            args.warm_iters, args.iters)
+    env = environment(ROOT, threads=THREADS)
     # One pool for every set and regime: no slot idles at a set's end.
-    run_jobs([job for *_, jobs, _ in planned for job in jobs], args.jobs,
-             args.python)
-    for set_name, regime, _, dirs in planned:
-        stem = osp.join(args.out, f'{set_name}_{regime}')
-        summary = merge_summary(
-            stem + '.json',
-            summarize(set_name, regime, args.variants, args.seeds, dirs))
+    records = run_jobs([job for jobs in planned.values() for job in jobs],
+                       args.jobs,
+                       lambda job, stop: train(job, args.python, stop, env))
+    for (set_key, regime), jobs in planned.items():
+        jobs = [j for j in jobs if j.regime != 'warm-start']
+        stem = osp.join(args.out, f'{set_key}_{regime}')
+        results = merge_records(
+            load_results(stem + '.json', set_key, regime),
+            [records[j] for j in jobs], args.keep_other_commits)
         with open(stem + '.json', 'w') as f:
-            json.dump(summary, f, indent=2)
-        table = format_summary(summary)
+            json.dump(results, f, indent=2)
+            f.write('\n')
+        table = format_summary(results)
         with open(stem + '.md', 'w') as f:
             f.write(table + '\n')
         print(table, flush=True)
-        # Every metric, the loss curves and the fg share, seeds grouped.
-        compare([dirs[v, seed] for v in args.variants for seed in args.seeds],
-                [v for v in args.variants for _ in args.seeds],
+        # Every metric and the loss curves, seeds grouped.
+        compare([j.work_dir for j in jobs], [j.variant for j in jobs],
                 out=stem + '.png')
+        if args.against:
+            from reproduce import frame_against
+            print(frame_against(args.against, set_key, regime,
+                                [records[j] for j in jobs]), flush=True)
     print(f'==> {time.time() - start:.0f} s', flush=True)
     return 0
 
