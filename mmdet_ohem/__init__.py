@@ -27,7 +27,7 @@ CONFIGS = osp.join(osp.dirname(osp.abspath(__file__)), 'configs')
 
 def config_path(name: str) -> str:
     """Absolute path of a shipped config, e.g. ``'faster_rcnn_ohem.py'``
-    or ``'bccd/faster-rcnn_r18-tiny_fpn_random_bccd.py'``.
+    or ``'benchmarks/bccd/faster-rcnn_r18-tiny_fpn_random_bccd.py'``.
 
     Raises:
         FileNotFoundError: If no such config is shipped (lists them).

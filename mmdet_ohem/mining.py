@@ -128,7 +128,7 @@ def select_hard_examples(losses: Tensor,
                          boxes: Tensor,
                          img_inds: Tensor,
                          num: int,
-                         nms_thr: Optional[float] = 0.7,
+                         nms_thr: Optional[float] = 0.5,
                          scope: str = 'image',
                          is_pos: Optional[Tensor] = None,
                          pos_fraction: Optional[float] = None,
@@ -153,7 +153,7 @@ def select_hard_examples(losses: Tensor,
         num (int): RoIs kept per image; with ``scope='batch'`` the batch
             keeps ``num * num_imgs`` RoIs wherever they are.
         nms_thr (float, optional): IoU threshold of the NMS by loss;
-            ``None`` disables it. Defaults to 0.7 (the paper).
+            ``None`` disables it. Defaults to 0.5, the sampler's.
         scope (str): ``'image'`` (the paper) or ``'batch'``.
         is_pos (Tensor, optional): Foreground mask, shape (n, ); needed only
             with ``pos_fraction``.

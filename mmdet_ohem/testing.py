@@ -17,10 +17,10 @@ BASES = dict(
 
 
 def ohem_sampler(num: int = 64, **kwargs) -> dict:
-    """Config of the paper's sampler (no quota, CE + box loss, NMS 0.7 per
-    label as in the authors' code, the sampler's default)."""
+    """Config of a sampler that picks by loss only (no quota, CE + box
+    loss, NMS by loss at 0.5 per label: the sampler's defaults)."""
     cfg = dict(type='LossRankedOHEMSampler', num=num, pos_fraction=None,
-               ranking='cls+bbox', nms_thr=0.7)
+               ranking='cls+bbox', nms_thr=0.5)
     cfg.update(kwargs)
     return cfg
 

@@ -1,4 +1,4 @@
-"""configs/bccd: dense real photos, with the set's quirks kept.
+"""configs/benchmarks/bccd: dense real photos, with the set's quirks kept.
 
 BCCD (``BCCD_ROOT``, read in place; skipped where absent, an error in CI)
 has two zero-area boxes (``BloodImage_00338``, ``BloodImage_00343``). The
@@ -22,7 +22,7 @@ from mmengine.config import Config
 from conftest import require
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-RANDOM = osp.join(ROOT, 'configs', 'bccd',
+RANDOM = osp.join(ROOT, 'configs', 'benchmarks', 'bccd',
                   'faster-rcnn_r18-tiny_fpn_random_bccd.py')
 QUIRKY = ('BloodImage_00338', 'BloodImage_00343')
 

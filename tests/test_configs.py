@@ -1,28 +1,80 @@
-"""Every config in configs/ loads with Config.fromfile and builds."""
+"""The shipped configs: layout, metafile, and one mining setting.
+
+Every config in configs/ loads and builds; none has the file name of a
+config mmdet ships; configs/ohem/metafile.yml lists every config of
+configs/ohem/ and its results come from docs/results/; every config with
+"ohem" in its name mines as configs/_base_/ohem_mining.py except for the
+keys it states; the code's defaults agree with that fragment.
+"""
 import glob
 import inspect
+import json
 import os.path as osp
+import re
+import statistics
 
+import mmdet
 import pytest
+import yaml
 from mmdet.registry import MODELS
 from mmengine.config import Config
 
+import mmdet_ohem.testing
 from mmdet_ohem import LossRankedOHEMSampler
+from mmdet_ohem.mining import select_hard_examples
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', '**', '*.py'),
-                           recursive=True))
+CONFIG_DIR = osp.join(ROOT, 'configs')
+FRAGMENT = osp.join(CONFIG_DIR, '_base_', 'ohem_mining.py')
+# The fragment is no config of its own (no model): the others inherit it.
+CONFIGS = sorted(
+    p for p in glob.glob(osp.join(CONFIG_DIR, '**', '*.py'), recursive=True)
+    if osp.dirname(p) != osp.dirname(FRAGMENT))
+METAFILE = osp.join(CONFIG_DIR, 'ohem', 'metafile.yml')
+SETS = ('hard_negatives', 'raccoon', 'bccd')
+# docs/results/ names the embedded set 'synthetic'.
+RESULT_SETS = dict(hard_negatives='synthetic', raccoon='raccoon',
+                   bccd='bccd')
+
+
+def rel(path: str) -> str:
+    return osp.relpath(path, CONFIG_DIR)
 
 
 def test_configs_exist():
-    names = {osp.basename(c) for c in CONFIGS}
-    assert {'faster_rcnn_ohem.py', 'faster-rcnn_r50_fpn_ohem_1x_coco.py',
-            'fast-rcnn_r50_fpn_ohem_1x_coco.py',
-            'mask-rcnn_r50_fpn_ohem_1x_coco.py',
-            'cascade-rcnn_r50_fpn_ohem_1x_coco.py'} <= names
+    names = {rel(c) for c in CONFIGS}
+    assert {
+        'faster_rcnn_ohem.py',
+        'ohem/faster-rcnn_r50_fpn_loss-ranked-ohem_1x_coco.py',
+        'ohem/faster-rcnn_r50_fpn_loss-ranked-ohem-paper_1x_coco.py',
+        'ohem/fast-rcnn_r50_fpn_loss-ranked-ohem_1x_coco.py',
+        'ohem/mask-rcnn_r50_fpn_loss-ranked-ohem_1x_coco.py',
+        'ohem/cascade-rcnn_r50_fpn_loss-ranked-ohem_1x_coco.py',
+        'benchmarks/hard_negatives/rpn_r18-tiny_fpn_hard-negatives.py',
+        'benchmarks/hard_negatives/'
+        'fast-rcnn_r18-tiny_fpn_ohem_hard-negatives.py',
+    } <= names
+    for set_name in SETS:
+        tag = set_name.replace('_', '-')
+        for variant in VARIANTS:
+            assert (f'benchmarks/{set_name}/'
+                    f'faster-rcnn_r18-tiny_fpn_{variant}_{tag}.py') in names
 
 
-@pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)
+def test_no_config_is_named_as_one_of_mmdets():
+    """A user comparing ours with mmdet's from one folder (work_dirs are
+    named after the config) must not get both in one work dir."""
+    mmdet_configs = osp.join(osp.dirname(mmdet.__file__), '.mim', 'configs')
+    theirs = {osp.basename(p) for p in glob.glob(
+        osp.join(mmdet_configs, '**', '*.py'), recursive=True)}
+    assert 'faster-rcnn_r50_fpn_ohem_1x_coco.py' in theirs  # the walk works
+    ours = {osp.basename(p) for p in glob.glob(
+        osp.join(CONFIG_DIR, '**', '*.py'), recursive=True)}
+    assert len(ours) > 20
+    assert ours & theirs == set()
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=rel)
 def test_config_loads_and_builds(path):
     cfg = Config.fromfile(path)
     assert cfg.custom_imports == dict(imports=['mmdet_ohem'],
@@ -48,65 +100,228 @@ def test_config_loads_and_builds(path):
             assert sampler.pos_fraction is None
 
 
-def test_benchmark_variants_differ_only_in_sampling():
-    variants = sorted(glob.glob(osp.join(ROOT, 'configs', 'hard_negatives',
+# The sampling variants of every benchmark set, as README's table lists.
+VARIANTS = ('random', 'mmdet-ohem', 'ohem', 'ohem-perlabel', 'ohem-agnostic',
+            'ohem-paper')
+
+
+@pytest.mark.parametrize('set_name', SETS)
+def test_benchmark_variants_differ_only_in_sampling(set_name):
+    variants = sorted(glob.glob(osp.join(CONFIG_DIR, 'benchmarks', set_name,
                                          'faster-rcnn_*.py')))
-    assert len(variants) == 4  # random, mmdet-ohem, ohem, ohem-nms0.5
+    assert len(variants) == len(VARIANTS)
     dumps = []
     for path in variants:
         cfg = Config.fromfile(path).to_dict()
-        cfg['model']['train_cfg']['rcnn'].pop('sampler')
+        sampler = cfg['model']['train_cfg']['rcnn'].pop('sampler')
+        # The same RoI budget per image for every variant.
+        assert sampler['num'] == cfg['rois_per_img'] == 64, path
         cfg['model']['roi_head'].pop('type')
         cfg.pop('custom_hooks', None)
         dumps.append(cfg)
     assert all(d == dumps[0] for d in dumps[1:])
 
 
-def test_one_line_swap_keeps_mmdets_settings():
-    cfg = Config.fromfile(
-        osp.join(ROOT, 'configs', 'faster-rcnn_r50_fpn_ohem_1x_coco.py'))
+def test_one_line_swap_keeps_mmdets_head():
+    """Only the sampler of mmdet's Faster R-CNN changes, to the fragment's
+    (mmdet's RandomSampler leaves its neg_pos_ub, our default too)."""
+    cfg = Config.fromfile(osp.join(
+        CONFIG_DIR, 'ohem', 'faster-rcnn_r50_fpn_loss-ranked-ohem_1x_coco.py'))
+    assert cfg.model.roi_head.type == 'StandardRoIHead'
     assert cfg.model.train_cfg.rcnn.sampler == dict(
-        type='LossRankedOHEMSampler', num=64, pos_fraction=None,
-        neg_pos_ub=-1, add_gt_as_proposals=True, nms_thr=0.5,
-        nms_per_label=True, random_fraction=0.5)
+        fragment_sampler(), neg_pos_ub=-1)
 
+
+# ---------------------------------------------------------------- metafile
+
+
+def load_metafile() -> dict:
+    with open(METAFILE) as f:
+        return yaml.safe_load(f)
+
+
+def built_model(config: str):
+    """The model of a config, without loading pretrained weights."""
+    cfg = Config.fromfile(config)
+    if 'backbone' in cfg.model:
+        cfg.model.backbone.init_cfg = None
+    return MODELS.build(cfg.model)
+
+
+def test_metafile_follows_mmdets_schema():
+    meta = load_metafile()
+    collection, = meta['Collections']
+    assert set(collection) == {'Name', 'Metadata', 'Paper', 'README', 'Code'}
+    assert collection['Paper']['URL'] == 'https://arxiv.org/abs/1604.03540'
+    assert osp.isfile(osp.join(ROOT, collection['README']))
+    assert osp.isfile(osp.join(ROOT, collection['Code']['URL']))
+    names = [m['Name'] for m in meta['Models']]
+    assert len(names) == len(set(names))
+    for model in meta['Models']:
+        assert model['In Collection'] == collection['Name']
+        assert {'Name', 'In Collection', 'Config', 'Metadata'} <= set(model)
+        assert set(model) <= {'Name', 'In Collection', 'Config', 'Metadata',
+                              'Results'}
+        assert model['Name'] == osp.splitext(osp.basename(
+            model['Config']))[0]
+        for result in model.get('Results', []):
+            assert set(result) == {'Task', 'Dataset', 'Metrics'}
+
+
+def test_every_ohem_folder_config_is_in_the_metafile():
+    listed = {m['Config'] for m in load_metafile()['Models']}
+    folder = glob.glob(osp.join(CONFIG_DIR, 'ohem', '*.py'))
+    assert len(folder) == 5
+    for path in folder + [osp.join(CONFIG_DIR, 'faster_rcnn_ohem.py')]:
+        assert f'configs/{rel(path)}' in listed
+
+
+@pytest.mark.parametrize(
+    'config', [m['Config'] for m in load_metafile()['Models']])
+def test_metafile_config_exists_and_builds(config):
+    path = osp.join(ROOT, config)
+    assert osp.isfile(path), config
+    model = built_model(path)
+    assert model.roi_head.with_bbox
+
+
+def scratch_runs(set_name: str, variant: str) -> list:
+    """The committed box AP (%) of each seed of a variant, from scratch.
+
+    Accepts docs/results' first schema (``runs``: variant -> seed -> AP) and
+    the second (``runs``: a list of records), and the variants' names before
+    they were configs (run_bench's options).
+    """
+    legacy = {'ohem': 'ohem-label0.5-rand0.5',
+              'ohem-perlabel': 'ohem-label0.5',
+              'ohem-agnostic': 'ohem-nms0.5'}
+    names = {variant, legacy.get(variant)}
+    path = osp.join(ROOT, 'docs', 'results',
+                    f'{RESULT_SETS[set_name]}_scratch.json')
+    with open(path) as f:
+        data = json.load(f)
+    runs = data['runs']
+    if isinstance(runs, dict):
+        return [ap for name in names & set(runs)
+                for ap in runs[name].values()]
+    return [r['metrics'][data['metric']] for r in runs
+            if r['variant'] in names]
+
+
+def test_metafile_results_are_the_committed_ones():
+    """Results only where docs/results/ holds runs (none on COCO), each the
+    mean of the committed seeds; README's table shows the same."""
+    with open(osp.join(CONFIG_DIR, 'ohem', 'README.md')) as f:
+        readme = f.read()
+    with_results = 0
+    for model in load_metafile()['Models']:
+        match = re.fullmatch(r'configs/benchmarks/(\w+)/faster-rcnn_r18-tiny_'
+                             r'fpn_([a-z-]+)_[a-z-]+\.py', model['Config'])
+        runs = scratch_runs(*match.groups()) if match else []
+        if not runs:
+            assert 'Results' not in model, model['Name']
+            continue
+        with_results += 1
+        assert len(runs) == 3, model['Name']
+        result, = model['Results']
+        mean = round(statistics.mean(runs), 1)
+        assert result['Metrics'] == {'box AP': mean}
+        row = next(line for line in readme.splitlines()
+                   if model['Config'][len('configs/'):] in line)
+        assert f'{mean:.1f} ± {statistics.stdev(runs):.1f}' in row
+    assert with_results == 9  # ohem, perlabel, agnostic on three sets
+
+
+# ------------------------------------------------------ one mining setting
 
 MINING_KEYS = ('num', 'pos_fraction', 'ranking', 'nms_thr', 'nms_per_label',
-               'scope', 'random_fraction')
+               'scope', 'random_fraction', 'add_gt_as_proposals')
 
 
-def built_mining(path: str) -> dict:
-    """The mining keys of the sampler a config's model builds."""
-    model = MODELS.build(Config.fromfile(path).model)
-    sampler = model.roi_head.bbox_sampler
-    return {k: getattr(sampler, k) for k in MINING_KEYS}
+def fragment_sampler() -> dict:
+    return Config.fromfile(FRAGMENT).ohem_sampler.to_dict()
 
 
-@pytest.fixture(scope='module')
-def entry_mining() -> dict:
-    return built_mining(osp.join(ROOT, 'configs', 'faster_rcnn_ohem.py'))
+def built_mining(path: str) -> list:
+    """The mining keys of each sampler a config's model builds."""
+    samplers = built_model(path).roi_head.bbox_sampler
+    return [dict({k: getattr(s, k) for k in MINING_KEYS},
+                 type=type(s).__name__)
+            for s in (samplers if isinstance(samplers, list) else [samplers])]
 
 
-@pytest.mark.parametrize('name', [
-    'faster-rcnn_r50_fpn_ohem_1x_coco.py', 'fast-rcnn_r50_fpn_ohem_1x_coco.py',
-    'mask-rcnn_r50_fpn_ohem_1x_coco.py',
-    'raccoon/faster-rcnn_r18-tiny_fpn_ohem_raccoon.py',
-    'hard_negatives/fast-rcnn_r18-tiny_fpn_ohem_hard-negatives.py'
-])
-def test_configs_mine_as_the_entry_config(name, entry_mining):
-    """The configs follow the benchmark: NMS by loss at 0.5 per label, 64
-    RoIs per image, half of them the hardest (no quota), half at random."""
-    assert entry_mining == dict(num=64, pos_fraction=None,
-                                ranking='cls+bbox', nms_thr=0.5,
-                                nms_per_label=True, scope='image',
-                                random_fraction=0.5)
-    assert built_mining(osp.join(ROOT, 'configs', name)) == entry_mining
+# What each "ohem" config states, by the variant in its name; the rest is
+# the fragment's.
+STATED = {
+    'ohem': {},
+    'ohem-perlabel': dict(random_fraction=0.),
+    'ohem-agnostic': dict(nms_per_label=False, random_fraction=0.),
+    'ohem-paper': dict(nms_thr=0.7, nms_per_label=False, random_fraction=0.),
+}
+STATED_R50 = {
+    'faster-rcnn_r50_fpn_loss-ranked-ohem-paper_1x_coco.py':
+    [dict(nms_thr=0.7, random_fraction=0.)],
+    'cascade-rcnn_r50_fpn_loss-ranked-ohem_1x_coco.py':
+    [dict(num=256), dict(num=128), dict(num=64)],
+}
+OHEM_CONFIGS = [
+    p for p in CONFIGS
+    if 'ohem' in osp.basename(p) and 'mmdet-ohem' not in osp.basename(p)
+]
 
 
-def test_sampler_defaults_are_the_entry_configs_mining_by_loss():
-    """Left out of a config, every key mines as the entry config, except
-    the random share: alone, the sampler picks by loss only."""
-    params = inspect.signature(LossRankedOHEMSampler).parameters
-    assert {k: params[k].default for k in MINING_KEYS if k != 'num'} == dict(
-        pos_fraction=None, ranking='cls+bbox', nms_thr=0.5,
-        nms_per_label=True, scope='image', random_fraction=0.)
+def stated_keys(path: str) -> list:
+    name = osp.basename(path)
+    if name in STATED_R50:
+        return STATED_R50[name]
+    match = re.search(r'_(ohem[a-z-]*)_[a-z-]+\.py$', name)
+    return [STATED[match.group(1)] if match else {}]
+
+
+def test_every_ohem_config_is_checked():
+    assert len(OHEM_CONFIGS) == 6 + 3 * 4 + 1
+    # The old names of the variants are gone.
+    assert not [p for p in OHEM_CONFIGS
+                if re.search(r'nms0\.5|label0\.5|_ohem_1x', p)]
+
+
+@pytest.mark.parametrize('path', OHEM_CONFIGS, ids=rel)
+def test_ohem_configs_mine_as_the_fragment_but_what_they_state(path):
+    fragment = fragment_sampler()
+    assert fragment == dict(
+        type='LossRankedOHEMSampler', num=64, pos_fraction=None,
+        ranking='cls+bbox', nms_thr=0.5, nms_per_label=True,
+        random_fraction=0.5, scope='image', add_gt_as_proposals=True)
+    assert built_mining(path) == [dict(fragment, **stated)
+                                  for stated in stated_keys(path)]
+
+
+def test_only_the_fragment_writes_the_sampler_out():
+    """A config states its changes, not the fragment's keys again."""
+    for path in glob.glob(osp.join(CONFIG_DIR, '**', '*.py'),
+                          recursive=True):
+        with open(path) as f:
+            text = f.read()
+        sampler = "type='LossRankedOHEMSampler'" in text
+        imports = re.search(r'^custom_imports\s*=', text, re.M) is not None
+        assert sampler == imports == (path == FRAGMENT), rel(path)
+
+
+def test_code_defaults_are_the_fragments_mining_by_loss():
+    """One NMS IoU everywhere; left out of a config, every key mines as the
+    fragment except the random share (the sampler alone picks by loss, as
+    the paper: its docstring says so)."""
+    fragment = fragment_sampler()
+    sampler = inspect.signature(LossRankedOHEMSampler).parameters
+    mining = inspect.signature(select_hard_examples).parameters
+    assert sampler['nms_thr'].default == mining['nms_thr'].default == \
+        mmdet_ohem.testing.ohem_sampler()['nms_thr'] == fragment['nms_thr']
+    keys = ('pos_fraction', 'ranking', 'nms_per_label', 'scope',
+            'add_gt_as_proposals')
+    assert {k: sampler[k].default for k in keys} == {
+        k: fragment[k] for k in keys}
+    assert sampler['random_fraction'].default == \
+        mining['random_fraction'].default == 0.
+    doc = ' '.join(LossRankedOHEMSampler.__doc__.split())
+    assert 'shipped configs use 0.5' in doc
+    assert 'so that the sampler on its own mines as the paper does' in doc

@@ -102,7 +102,8 @@ def test_every_cascade_stage_selects_by_loss():
     they are offered (with mmdet's 512 everywhere they kept them all)."""
     from mmengine.config import Config
     path = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
-                    'configs', 'cascade-rcnn_r50_fpn_ohem_1x_coco.py')
+                    'configs', 'ohem',
+                    'cascade-rcnn_r50_fpn_loss-ranked-ohem_1x_coco.py')
     stages = Config.fromfile(path).model.train_cfg.rcnn
     cfg = small_detector_cfg('cascade', num_classes=4)
     cfg.train_cfg.rcnn = stages

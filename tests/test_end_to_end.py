@@ -15,7 +15,7 @@ import pytest
 import torch
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CONFIG = osp.join(ROOT, 'configs', 'hard_negatives',
+CONFIG = osp.join(ROOT, 'configs', 'benchmarks', 'hard_negatives',
                   'faster-rcnn_r18-tiny_fpn_ohem_hard-negatives.py')
 ITERS = 6
 

@@ -18,7 +18,7 @@ from mmengine.config import Config
 from mmengine.structures import InstanceData
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-BASE = osp.join(ROOT, 'configs', 'hard_negatives',
+BASE = osp.join(ROOT, 'configs', 'benchmarks', 'hard_negatives',
                 '_base_faster-rcnn_r18-tiny_fpn_hard-negatives.py')
 SIZE = 128
 COLOURS = ((255, 60, 60), (60, 255, 60), (60, 60, 255))

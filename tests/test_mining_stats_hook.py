@@ -217,10 +217,11 @@ def test_cascade_stages_are_named_in_the_nms_warning():
 
 @pytest.mark.parametrize('config,redundant', [
     ('faster_rcnn_ohem.py', False),
-    ('faster-rcnn_r50_fpn_ohem-paper_1x_coco.py', True),
-    ('hard_negatives/faster-rcnn_r18-tiny_fpn_ohem_hard-negatives.py', True),
-    ('hard_negatives/faster-rcnn_r18-tiny_fpn_ohem-nms0.5_hard-negatives.py',
-     False),
+    ('ohem/faster-rcnn_r50_fpn_loss-ranked-ohem-paper_1x_coco.py', True),
+    ('benchmarks/hard_negatives/'
+     'faster-rcnn_r18-tiny_fpn_ohem-paper_hard-negatives.py', True),
+    ('benchmarks/hard_negatives/'
+     'faster-rcnn_r18-tiny_fpn_ohem_hard-negatives.py', False),
 ])
 def test_shipped_configs_against_the_nms_check(config, redundant):
     from mmdet.registry import MODELS

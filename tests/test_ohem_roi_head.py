@@ -380,7 +380,7 @@ def test_stats_are_the_picks_counted_by_hand(roi_batch, paper_sampler,
 
 
 def test_batch_scope_picks_the_global_top_k(roi_batch):
-    head = build_roi_head(ohem_sampler(num=24, scope='batch'),
+    head = build_roi_head(ohem_sampler(num=24, scope='batch', nms_thr=0.7),
                           'OHEMRoIHead')
     x, proposals, samples = roi_batch
     batch = candidates_of(head, proposals, samples)

@@ -1,4 +1,5 @@
-"""configs/raccoon and tools/data/prepare_raccoon.py: OHEM on real photos.
+"""configs/benchmarks/raccoon and tools/data/prepare_raccoon.py: OHEM on real
+photos.
 
 The raccoon photos (200 JPEGs with PASCAL VOC XML, one class) are read in
 place from ``../shared/datasets/raccoon`` beside the repository; they are
@@ -25,10 +26,11 @@ from conftest import load_tool, require
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 RACCOON = osp.normpath(osp.join(ROOT, '..', 'shared', 'datasets', 'raccoon'))
-CONFIGS = osp.join(ROOT, 'configs', 'raccoon')
+CONFIGS = osp.join(ROOT, 'configs', 'benchmarks', 'raccoon')
 OURS = osp.join(CONFIGS, 'faster-rcnn_r18-tiny_fpn_ohem_raccoon.py')
 RANDOM = osp.join(CONFIGS, 'faster-rcnn_r18-tiny_fpn_random_raccoon.py')
-HARD_NEGATIVES = osp.join(ROOT, 'configs', 'hard_negatives')
+HARD_NEGATIVES = osp.join(ROOT, 'configs', 'benchmarks',
+                          'hard_negatives')
 TRAIN = osp.join(ROOT, 'tools', 'train.py')
 NUM_PHOTOS = 200
 

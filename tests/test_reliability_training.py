@@ -34,7 +34,7 @@ from mmdet_ohem.samplers import LossRankedOHEMSampler
 from conftest import free_port
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CONFIG = osp.join(ROOT, 'configs', 'hard_negatives',
+CONFIG = osp.join(ROOT, 'configs', 'benchmarks', 'hard_negatives',
                   'faster-rcnn_r18-tiny_fpn_ohem_hard-negatives.py')
 TRAIN = osp.join(ROOT, 'tools', 'train.py')
 MAX_ITERS = 4

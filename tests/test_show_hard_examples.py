@@ -15,7 +15,7 @@ from mmdet_ohem.samplers import LossRankedOHEMSampler
 from conftest import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CONFIGS = osp.join(ROOT, 'configs', 'hard_negatives')
+CONFIGS = osp.join(ROOT, 'configs', 'benchmarks', 'hard_negatives')
 OHEM_CFG = osp.join(CONFIGS,
                     'faster-rcnn_r18-tiny_fpn_ohem_hard-negatives.py')
 RANDOM_CFG = osp.join(CONFIGS,

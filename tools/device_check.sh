@@ -147,7 +147,7 @@ run_checks() {
     [ "$DRY_RUN" = 1 ] && iters=${ITERS:-4}
     step "embedded benchmark: $iters iterations of ours (NMS 0.5)"
     "$PY" tools/data/generate_hard_negatives.py --out data/hard_negatives
-    local work=$OUT_DIR/train_amp cfg=configs/hard_negatives/faster-rcnn_r18-tiny_fpn_ohem-nms0.5_hard-negatives.py
+    local work=$OUT_DIR/train_amp cfg=configs/benchmarks/hard_negatives/faster-rcnn_r18-tiny_fpn_ohem-agnostic_hard-negatives.py
     local amp_flag=--amp
     [ "$DRY_RUN" = 1 ] && amp_flag=''  # mmengine's AMP wrapper wants a GPU
     rm -rf "$work"

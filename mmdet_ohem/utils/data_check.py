@@ -132,7 +132,7 @@ def _is_local(path: str) -> bool:
 
 
 def missing_raccoon_message(path: str, data_root: Optional[str]) -> str:
-    """What to tell a user of ``configs/raccoon/`` whose split is missing.
+    """What to tell a user of ``configs/benchmarks/raccoon/`` whose split is missing.
 
     The split lists are written by ``tools/data/prepare_raccoon.py`` from the
     raccoon photos, which are not shipped: say which of the two is absent.
@@ -144,7 +144,7 @@ def missing_raccoon_message(path: str, data_root: Optional[str]) -> str:
     if data_root and osp.isdir(data_root):
         return f'Raccoon split not found at {split}. Write it: {prepare}'
     return (f'Raccoon split not found at {split}, nor the raccoon photos at '
-            f'{root}: configs/raccoon/ are end-to-end checks on real photos '
+            f'{root}: configs/benchmarks/raccoon/ are end-to-end checks on real photos '
             'that are not shipped with mmdet-ohem. Put the dataset there '
             f'(images/, annotations/) and run {prepare}, or {DEMO_HINT}')
 

@@ -79,7 +79,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--model', choices=['r50', 'r18', 'small'], default='r50',
         help='r50: mmdet Faster R-CNN R50-FPN (no pretrained weights); '
         'r18: the ResNet-18-FPN test model (mmdet_ohem.testing); '
-        'small: the embedded benchmark model (configs/hard_negatives)')
+        'small: the embedded benchmark model '
+        '(configs/benchmarks/hard_negatives)')
     parser.add_argument('--num-proposals', type=int, default=1000,
                         help='proposals per image (mmdet trains with 1000)')
     parser.add_argument('--num-imgs', type=int, default=2,
@@ -130,7 +131,7 @@ def model_config(name: str, head_type: str, sampler: dict):
         root = os.path.dirname(
             os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         model = Config.fromfile(
-            os.path.join(root, 'configs', 'hard_negatives',
+            os.path.join(root, 'configs', 'benchmarks', 'hard_negatives',
                          '_base_faster-rcnn_r18-tiny_fpn_hard-negatives.py'),
             import_custom_modules=False).model
     model.roi_head.type = head_type

@@ -20,7 +20,7 @@ config's RoI budget; the weights are the same.
 
 Example::
 
-    CFG=configs/hard_negatives/faster-rcnn_r18-tiny_fpn_ohem_hard-negatives
+    CFG=configs/benchmarks/hard_negatives/faster-rcnn_r18-tiny_fpn_ohem_hard-negatives
     python tools/analysis/show_hard_examples.py $CFG.py \\
         work_dirs/faster-rcnn_r18-tiny_fpn_ohem_hard-negatives/iter_1200.pth \\
         --num-images 8 --top 20

@@ -4,7 +4,7 @@ The raccoon dataset (200 JPEGs ``images/raccoon-N.jpg`` with PASCAL VOC
 XML ``annotations/raccoon-N.xml``, one class) is read where it lies,
 beside the repository; it is not shipped with mmdet-ohem. This writes the
 two id lists ``XMLDataset`` reads as ``ann_file`` (one id such as
-``raccoon-1`` per line), for ``configs/raccoon/``::
+``raccoon-1`` per line), for ``configs/benchmarks/raccoon/``::
 
     RACCOON_ROOT=/path/to/raccoon python tools/data/prepare_raccoon.py
     python tools/data/prepare_raccoon.py --root /path/to/raccoon --seed 1
@@ -165,7 +165,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--out',
         default=DEFAULT_OUT,
         help='where to write train.txt and val.txt (default: data/raccoon '
-        'in the repository, where configs/raccoon/ read them)')
+        'in the repository, where configs/benchmarks/raccoon/ read them)')
     parser.add_argument('--val-fraction', type=float, default=0.2)
     parser.add_argument('--seed', type=int, default=0)
     return parser.parse_args(argv)

@@ -7,7 +7,6 @@
 # directory). Trained on trainval (292), evaluated on test (72) with COCO
 # box AP (mmdet's CocoMetric builds the COCO ground truth from the XML).
 _base_ = '../hard_negatives/_base_faster-rcnn_r18-tiny_fpn_hard-negatives.py'
-custom_imports = dict(imports=['mmdet_ohem'], allow_failed_imports=False)
 
 data_root = '{{$BCCD_ROOT:data/bccd/}}'
 dataset_type = 'XMLDataset'

@@ -1,7 +1,7 @@
 # Fast R-CNN with OHEM on precomputed proposals (the paper's own setting)
 # on the embedded benchmark: the proposals are those the benchmark's RPN
 # (rpn_r18-tiny_fpn_hard-negatives.py) dumped for each split; the mining is
-# the entry config's (configs/faster_rcnn_ohem.py). Steps in
+# the entry mining (../../_base_/ohem_mining.py). Steps in
 # docs/fast_rcnn.md.
 _base_ = './_base_faster-rcnn_r18-tiny_fpn_hard-negatives.py'
 
@@ -12,19 +12,13 @@ model = dict(
     backbone={{_base_.model.backbone}},
     neck={{_base_.model.neck}},
     roi_head=dict(
-        type='OHEMRoIHead',
+        _base_.ohem_model.roi_head,  # OHEMRoIHead
         bbox_roi_extractor={{_base_.model.roi_head.bbox_roi_extractor}},
         bbox_head={{_base_.model.roi_head.bbox_head}}),
     train_cfg=dict(
         rcnn=dict(
             assigner={{_base_.model.train_cfg.rcnn.assigner}},
-            sampler=dict(
-                type='LossRankedOHEMSampler',
-                num={{_base_.rois_per_img}},
-                pos_fraction=None,
-                nms_thr=0.5,
-                nms_per_label=True,
-                random_fraction=0.5),
+            sampler=_base_.ohem_sampler,
             pos_weight=-1,
             debug=False)),
     test_cfg=dict(rcnn={{_base_.model.test_cfg.rcnn}}))

@@ -10,15 +10,14 @@
 # mining runs on real images of varied sizes, not the number.
 # The two variants differ only in train_cfg.rcnn.sampler and roi_head.type.
 _base_ = '../hard_negatives/_base_faster-rcnn_r18-tiny_fpn_hard-negatives.py'
-custom_imports = dict(imports=['mmdet_ohem'], allow_failed_imports=False)
 
 # The photos' folder (images/, annotations/): RACCOON_ROOT, else
 # data/raccoon_photos/ under the working directory.
 data_root = '{{$RACCOON_ROOT:data/raccoon_photos/}}'
 # The split lists tools/data/prepare_raccoon.py writes to the repository's
-# data/raccoon/, found from this file (mmdet_ohem/configs/raccoon/; the
-# top-level configs/ links there), so that any cwd works.
-split_dir = '{{fileDirname}}/../../../data/raccoon/'
+# data/raccoon/, found from this file (mmdet_ohem/configs/benchmarks/
+# raccoon/; the top-level configs/ links there), so that any cwd works.
+split_dir = '{{fileDirname}}/../../../../data/raccoon/'
 dataset_type = 'XMLDataset'
 classes = ('raccoon', )
 img_size = 320

@@ -1,9 +1,13 @@
 # Shared part of the embedded benchmark: a CPU-sized Faster R-CNN (ResNet-18
 # at 1/4 width + FPN, trained from scratch) on the generated hard-negatives
 # dataset (tools/data/generate_hard_negatives.py). The variants differ
-# only in train_cfg.rcnn.sampler and roi_head.type.
-_base_ = 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'
-custom_imports = dict(imports=['mmdet_ohem'], allow_failed_imports=False)
+# only in train_cfg.rcnn.sampler and roi_head.type. The mining fragment
+# registers mmdet_ohem, and gives its variables (ohem_model, ohem_sampler)
+# to the OHEM variants; its mining applies only where a variant merges it.
+_base_ = [
+    'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py',
+    '../../_base_/ohem_mining.py'
+]
 
 data_root = 'data/hard_negatives/'
 classes = ('disk', 'square', 'triangle')
@@ -116,7 +120,8 @@ default_hooks = dict(
                     interval=max_iters, max_keep_ckpts=1))
 log_processor = dict(by_epoch=False)
 # Checkpoints keep the RNG states, so --resume continues the random draws
-# (the RPN's anchor sampling) of the interrupted run.
+# (the RPN's anchor sampling) of the interrupted run. The baselines have no
+# mining stats to log: the OHEM variants add MiningStatsHook.
 custom_hooks = [dict(type='RNGStateHook')]
 randomness = dict(seed=0)
 auto_scale_lr = dict(enable=False)
