@@ -5,7 +5,7 @@ import os.path as osp
 
 import pytest
 
-from conftest import load_tool, require
+from helpers import load_tool, require
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -23,9 +23,13 @@ def test_ratios_against_random_sampler(benchmark, tmp_path):
         '--json', str(out)
     ])
     assert list(results) == benchmark.DEFAULT_VARIANTS
+    assert benchmark.DEFAULT_VARIANTS[:2] == ['random-512', 'floor-512']
     assert results['random-512']['time_ratio'] == 1.0
+    assert results['floor-512']['floor_ratio'] == 1.0
     for name, r in results.items():
         assert r['step_s'] > 0 and r['time_ratio'] > 0, name
+        assert r['floor_ratio'] == pytest.approx(
+            r['step_s'] / results['floor-512']['step_s']), name
         assert math.isfinite(r['loss']), name
     # 60 proposals + 3 gts per image: fewer than either budget survive NMS,
     # so our head keeps every survivor.
@@ -33,15 +37,22 @@ def test_ratios_against_random_sampler(benchmark, tmp_path):
         r = results[name]
         assert 0 < r['after_nms_per_img'] <= 63
         assert r['picked_per_img'] == r['after_nms_per_img']
-    assert json.loads(out.read_text())['results'] == results
+    raw = json.loads(out.read_text())
+    assert raw['results'] == results
+    assert (raw['kind'], raw['baseline'],
+            raw['floor']) == ('speed', 'random-512', 'floor-512')
+    assert raw['settings']['num_proposals'] == 60
+    assert raw['provenance']['threads'] >= 1
+    assert set(raw['provenance']) >= {'commit', 'dirty', 'versions', 'cpu'}
+    assert raw['provenance']['versions']['torch']
 
 
 def test_ratios_are_medians_over_the_baselines(benchmark, monkeypatch):
     """With a stubbed clock and peak reader the ratios are arithmetic."""
-    # Per step (round-robin: random-512, head-128; 1 warm-up + 3 rounds):
-    # seconds and peak MB.
-    seconds = iter([9, 9, 1.0, 0.5, 2.0, 0.9, 3.0, 1.5])
-    peaks = iter([99, 99, 10, 5, 30, 20, 20, 40])
+    # Per step (round-robin: random-512, floor-512, head-128; 1 warm-up +
+    # 3 rounds): seconds and peak MB.
+    seconds = iter([9, 9, 9, 1.0, 1.5, 0.5, 2.0, 2.5, 0.9, 3.0, 3.5, 1.5])
+    peaks = iter([99, 99, 99, 10, 12, 5, 30, 31, 20, 20, 22, 40])
     clock = [0.]
 
     def fake_clock():
@@ -76,16 +87,22 @@ def test_ratios_are_medians_over_the_baselines(benchmark, monkeypatch):
         '--model', 'small', '--img-size', '64', '--num-proposals', '20',
         '--num-gts', '2', '--rounds', '3', '--variants', 'head-128'
     ]))
-    # medians: random 2.0 s, head 0.9 s; peaks: max over rounds 30 / 40.
+    # medians: random 2.0 s, floor 2.5 s, head 0.9 s; peaks: max over
+    # rounds 30 / 40.
     assert results['random-512']['step_s'] == 2.0
+    assert results['random-512']['steps_s'] == [1.0, 2.0, 3.0]
     assert results['head-128']['time_ratio'] == pytest.approx(0.9 / 2.0)
+    assert results['head-128']['floor_ratio'] == pytest.approx(0.9 / 2.5)
+    assert results['random-512']['floor_ratio'] == pytest.approx(2.0 / 2.5)
     assert results['head-128']['memory_ratio'] == pytest.approx(40 / 30)
     assert results['random-512']['memory_ratio'] == 1.0
 
 
 def test_baseline_is_always_measured(benchmark):
     args = benchmark.parse_args(['--variants', 'head-128'])
-    assert args.variants == ['random-512', 'head-128']
+    assert args.variants == ['random-512', 'floor-512', 'head-128']
+    args = benchmark.parse_args(['--variants', 'head-64', 'floor-512'])
+    assert args.variants == ['random-512', 'floor-512', 'head-64']
     assert args.img_size == (512, 512)
     with pytest.raises(SystemExit):
         benchmark.parse_args(['--num-imgs', '0'])
@@ -105,7 +122,11 @@ def test_2000_proposals_x_4_images_still_runs(benchmark):
     head = results['head-128']
     assert head['picked_per_img'] == 128
     assert 128 < head['after_nms_per_img'] <= 2006
-    assert head['time_ratio'] < 5
+    # Against the floor (random sampling plus one readonly forward over
+    # the 8000 candidates, same process): what mining adds beyond scoring
+    # every candidate once. Against random-512 the ratio holds that
+    # forward too, and moved between 4x and 5x with the machine's load.
+    assert head['floor_ratio'] < 2
     require(head['memory_ratio'] is not None,
             'peak memory is read from /proc/self (Linux)')
     assert head['memory_ratio'] < 1.5
@@ -130,3 +151,39 @@ def test_peak_memory_follows_tensors(benchmark):
             del block
         peaks.append(memory.peak_mb)
     assert all(45 < p < 55 for p in peaks), peaks
+
+
+def test_floor_adds_one_no_grad_forward_over_every_candidate(
+        benchmark, monkeypatch):
+    """The floor's step is random sampling's plus the bbox head over all
+    proposals and gt boxes, outside autograd; the plain step has none."""
+    import torch
+    from mmdet.registry import MODELS
+
+    from mmdet_ohem.testing import demo_batch
+    model = MODELS.build(
+        benchmark.model_config('small',
+                               *benchmark.VARIANTS[benchmark.FLOOR]))
+    model.init_weights()
+    model.train()
+    batch = demo_batch(model, 2, 64, num_items=[3, 2], num_classes=3)
+    proposals = benchmark.fixed_proposals(batch, 20,
+                                          torch.Generator().manual_seed(0))
+    calls = []
+    forward = model.roi_head._bbox_forward
+
+    def spy(x, rois):
+        calls.append((rois.shape[0], torch.is_grad_enabled()))
+        return forward(x, rois)
+
+    monkeypatch.setattr(model.roi_head, '_bbox_forward', spy)
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-4)
+    benchmark.train_step(model, optimizer, batch, proposals)
+    plain = list(calls)
+    calls.clear()
+    benchmark.train_step(model, optimizer, batch, proposals, floor=True)
+    # 20 proposals + 3 (+ 2) gt boxes per image: 23 and 22 candidates,
+    # image by image, no grad; then the same trainable pass as the plain
+    # step.
+    assert calls == [(23, False), (22, False)] + plain
+    assert plain and all(grad for _, grad in plain)

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from conftest import load_tool
+from helpers import load_tool
 
 DOCS = {
     'results.md': ('# r\n<!-- results-detail:start -->\n'
@@ -215,7 +215,8 @@ def test_speed_table_reads_ratios_to_random_and_floor(render, tmp_path):
                     img_size=[256, 256],
                     num_proposals=500,
                     num_gts=6,
-                    rounds=10),
+                    rounds=10,
+                    variants=['random-512', 'floor-512', 'head-128']),
                 provenance=dict(
                     commit='d' * 40,
                     dirty=True,

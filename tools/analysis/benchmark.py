@@ -5,6 +5,10 @@ proposals) in this one process, and is reported as a ratio to mmdet's
 ``RandomSampler`` at its default 512 RoIs per image:
 
 * ``random-512``: ``RandomSampler``, 512 per image, 1:3 fg:bg (baseline);
+* ``floor-512``: ``random-512``'s step plus one forward of the bbox head,
+  without autograd, over every candidate (proposals and gt boxes) of the
+  batch: what any readonly pass must add to random sampling, so every
+  OHEM variant also reads as a ratio to this floor;
 * ``mmdet-ohem-512``: mmdet's ``OHEMSampler``, 512 per image;
 * ``sampler-512``: our ``LossRankedOHEMSampler`` as a drop-in sampler;
 * ``head-512``: our ``OHEMRoIHead``, 512 per image;
@@ -31,10 +35,16 @@ is fixed low (``mallopt``) and the heap trimmed before each step, so freed
 tensors go back to the system instead of hiding in the allocator's free
 lists (which made the ratio swing by 30% from run to run).
 
+``--json`` writes the raw output (settings, every round's step time and
+peak, the medians and ratios) with its provenance (commit, dirty tree,
+versions, CPU, threads); ``tools/analysis/render_results.py`` renders the
+docs' speed tables from ``docs/results/speed*.json``.
+
 Example::
 
     python tools/analysis/benchmark.py --model r50 --num-proposals 1000
-    python tools/analysis/benchmark.py --model small --json bench.json
+    python tools/analysis/benchmark.py --model small --threads 1 \
+        --rounds 10 --json docs/results/speed.json
     python tools/analysis/benchmark.py --device cuda --amp --img-size 800 1333
 """
 import argparse
@@ -56,6 +66,7 @@ MMAP_THRESHOLD_BYTES = 128 * 1024
 
 VARIANTS = {
     'random-512': ('StandardRoIHead', dict(type='RandomSampler', num=512)),
+    'floor-512': ('StandardRoIHead', dict(type='RandomSampler', num=512)),
     'mmdet-ohem-512': ('StandardRoIHead', dict(type='OHEMSampler',
                                                num=512)),
     'sampler-512': ('StandardRoIHead', dict(type='LossRankedOHEMSampler',
@@ -70,6 +81,10 @@ VARIANTS = {
 # What a run compares unless --variants says otherwise.
 DEFAULT_VARIANTS = [v for v in VARIANTS if v != 'head-64']
 BASELINE = 'random-512'
+# random-512 plus the readonly forward over every candidate (see train_step).
+FLOOR = 'floor-512'
+ROOT = os.path.dirname(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -105,8 +120,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.num_proposals < 0 or args.num_imgs < 1 or args.rounds < 1:
         parser.error('--num-proposals >= 0, --num-imgs >= 1, --rounds >= 1')
-    if BASELINE not in args.variants:
-        args.variants.insert(0, BASELINE)
+    # Both references are measured in every run: ratios never mix
+    # processes.
+    args.variants = [BASELINE, FLOOR] + [
+        v for v in args.variants if v not in (BASELINE, FLOOR)
+    ]
     if args.img_size is None:
         args.img_size = [dict(r50=512, r18=320, small=256)[args.model]]
     if len(args.img_size) > 2:
@@ -128,10 +146,8 @@ def model_config(name: str, head_type: str, sampler: dict):
         from mmdet_ohem.testing import small_detector_cfg
         model = small_detector_cfg('faster')
     else:
-        root = os.path.dirname(
-            os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         model = Config.fromfile(
-            os.path.join(root, 'configs', 'benchmarks', 'hard_negatives',
+            os.path.join(ROOT, 'configs', 'benchmarks', 'hard_negatives',
                          '_base_faster-rcnn_r18-tiny_fpn_hard-negatives.py'),
             import_custom_modules=False).model
     model.roi_head.type = head_type
@@ -168,15 +184,39 @@ def fixed_proposals(batch: dict, num: int, generator):
     return results
 
 
-def train_step(model, optimizer, batch: dict, proposals,
-               amp: bool = False) -> float:
-    """One training step on fixed proposals; returns the total loss."""
+def train_step(model,
+               optimizer,
+               batch: dict,
+               proposals,
+               amp: bool = False,
+               floor: bool = False) -> float:
+    """One training step on fixed proposals; returns the total loss.
+
+    ``floor``: before the RoI head's loss, run its bbox head once without
+    autograd over every candidate (each image's proposals and gt boxes, as
+    ``add_gt_as_proposals``), the least a readonly pass can cost.
+    """
     import torch
+    from mmdet.structures.bbox import bbox2roi, get_box_tensor
     optimizer.zero_grad()
     device = batch['inputs'].device.type
     with torch.autocast(device, dtype=torch.float16, enabled=amp):
         x = model.extract_feat(batch['inputs'])
         losses = model.rpn_head.loss(x, batch['data_samples'])
+        if floor:
+            # Image by image, as OHEMRoIHead's readonly pass on the CPU:
+            # one image's RoI features alive at a time.
+            with torch.no_grad():
+                for i, (sample, props) in enumerate(
+                        zip(batch['data_samples'], proposals)):
+                    rois = bbox2roi([
+                        torch.cat([
+                            get_box_tensor(sample.gt_instances.bboxes).to(
+                                props.bboxes), props.bboxes
+                        ])
+                    ])
+                    rois[:, 0] = i
+                    model.roi_head._bbox_forward(x, rois)
         losses.update(
             model.roi_head.loss(x, copy.deepcopy(proposals),
                                 batch['data_samples']))
@@ -305,8 +345,13 @@ def run(args: argparse.Namespace) -> Dict[str, dict]:
                 PeakMemory()
             with memory:
                 start = time.perf_counter()
-                losses[name] = train_step(models[name], optimizers[name],
-                                          batch, proposals, args.amp)
+                losses[name] = train_step(
+                    models[name],
+                    optimizers[name],
+                    batch,
+                    proposals,
+                    args.amp,
+                    floor=name == FLOOR)
                 if on_cuda:
                     torch.cuda.synchronize(args.device)
                 seconds = time.perf_counter() - start
@@ -322,13 +367,16 @@ def run(args: argparse.Namespace) -> Dict[str, dict]:
         sampler = getattr(models[name].roi_head.bbox_sampler, 'stats', {})
         results[name] = dict(
             step_s=statistics.median(times[name]),
+            steps_s=times[name],
+            peaks_mb=peaks[name],
             peak_mb=max(peaks[name]) if peaks[name] else None,
             loss=losses[name],
             picked_per_img=sampler.get('num_picked'),
             after_nms_per_img=sampler.get('num_after_nms'))
-    base = results[BASELINE]
+    base, floor = results[BASELINE], results[FLOOR]
     for r in results.values():
         r['time_ratio'] = r['step_s'] / base['step_s']
+        r['floor_ratio'] = r['step_s'] / floor['step_s']
         r['memory_ratio'] = (r['peak_mb'] / base['peak_mb']
                              if r['peak_mb'] and base['peak_mb'] else None)
     return results
@@ -341,8 +389,8 @@ def format_table(args: argparse.Namespace, results: Dict[str, dict]) -> str:
         f'imgs={args.num_imgs}x{args.img_size[0]}x{args.img_size[1]}px '
         f'proposals/img={args.num_proposals} gts/img={args.num_gts} '
         f'rounds={args.rounds} (median), baseline={BASELINE}', '',
-        '| variant | step (s) | time ratio | peak step mem (MB) '
-        '| mem ratio | after NMS/img |', '|---|---|---|---|---|---|'
+        '| variant | step (s) | time ratio | floor ratio | peak step mem (MB) '
+        '| mem ratio | after NMS/img |', '|---|---|---|---|---|---|---|'
     ]
     for name, r in results.items():
         mem = f"{r['peak_mb']:.0f}" if r['peak_mb'] is not None else 'n/a'
@@ -351,7 +399,8 @@ def format_table(args: argparse.Namespace, results: Dict[str, dict]) -> str:
         nms = f"{r['after_nms_per_img']:.0f}" \
             if r['after_nms_per_img'] is not None else '-'
         lines.append(f"| {name} | {r['step_s']:.2f} | "
-                     f"{r['time_ratio']:.2f}x | {mem} | {mem_ratio} | {nms} |")
+                     f"{r['time_ratio']:.2f}x | {r['floor_ratio']:.2f}x | "
+                     f'{mem} | {mem_ratio} | {nms} |')
     return '\n'.join(lines)
 
 
@@ -363,8 +412,28 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, dict]:
         os.makedirs(os.path.dirname(os.path.abspath(args.json)),
                     exist_ok=True)
         with open(args.json, 'w') as f:
-            json.dump(dict(args=vars(args), results=results), f, indent=2)
+            json.dump(raw_output(args, results), f, indent=2)
+            f.write('\n')
     return results
+
+
+def raw_output(args: argparse.Namespace, results: Dict[str, dict]) -> dict:
+    """What ``--json`` writes: settings, provenance and the results."""
+    import torch
+
+    from mmdet_ohem.utils.provenance import environment
+    settings = {
+        k: v
+        for k, v in vars(args).items() if k not in ('json', 'threads')
+    }
+    return dict(
+        schema=2,
+        kind='speed',
+        settings=settings,
+        provenance=environment(ROOT, threads=torch.get_num_threads()),
+        baseline=BASELINE,
+        floor=FLOOR,
+        results=results)
 
 
 if __name__ == '__main__':
