@@ -12,7 +12,7 @@ import pytest
 from mmengine.config import Config, DictAction
 
 from mmdet_ohem.utils.provenance import environment
-from conftest import load_tool
+from helpers import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -298,3 +298,38 @@ def test_summary_pairs_deltas_by_seed(bench):
     table = bench.format_summary(results)
     assert '| random | 40.0 | 50.0 | 45.0 ± 7.1 |  |  |' in table
     assert '| ohem | 42.5 | 49.0 | 45.8 ± 4.6 | +2.5 / -1.0 | +0.8 |' in table
+
+
+def test_warm_starts_come_from_the_scratch_random_runs(bench):
+    jobs = bench.plan('synthetic', 'scratch', ['random', 'ohem'], [0, 1],
+                      'w', 400, None) + bench.plan(
+                          'synthetic', 'warm', ['random', 'ohem'], [0, 1],
+                          'w', 400, None)
+    shared = bench.share_warm_starts(jobs, 400)
+    assert [j.regime for j in shared].count('warm-start') == 0
+    assert len(shared) == len(jobs) - 2
+    source = {j.seed: j for j in shared
+              if j.regime == 'scratch' and j.variant == 'random'}
+    for seed, job in source.items():
+        cfg = config_of(job)
+        # the scratch schedule unchanged; a checkpoint at 400 kept
+        assert cfg.train_cfg.max_iters == 800
+        assert cfg.param_scheduler[1].milestones == [600, 720]
+        assert cfg.default_hooks.checkpoint.interval == 400
+        assert cfg.default_hooks.checkpoint.max_keep_ckpts == -1
+        assert job.outputs == [f'w/synthetic/scratch/random/seed{seed}/'
+                               'iter_400.pth']
+    for job in shared:
+        if job.regime == 'warm':
+            assert job.after is source[job.seed]
+            assert config_of(job).load_from == job.after.outputs[0]
+    # a shortened scratch schedule, or a decay before the warm start's end,
+    # makes other weights: the warm starts stay
+    short = bench.plan('synthetic', 'scratch', ['random'], [0], 'w', 400,
+                       300) + bench.plan('synthetic', 'warm', ['random'],
+                                         [0], 'w', 400, None)
+    assert len(bench.share_warm_starts(short, 400)) == 3
+    late = bench.plan('synthetic', 'scratch', ['random'], [0], 'w', 700,
+                      None) + bench.plan('synthetic', 'warm', ['random'],
+                                         [0], 'w', 700, None)
+    assert len(bench.share_warm_starts(late, 700)) == 3

@@ -15,6 +15,9 @@ Two regimes:
   ``--warm-iters`` more (lr 0.01, then 0.001 for the last quarter): a
   stand-in for fine-tuning pretrained networks, which nothing here can
   download. A continuation waits for its own seed's warm start only.
+  When the scratch regime runs too, the scratch ``random`` run of the
+  seed is that warm start (its first ``--warm-iters`` iterations are the
+  same ones): it saves a checkpoint there and no separate warm start runs.
 
 A finished job writes its record (metrics and provenance: commit, dirty
 tree, dumped config and its hash, versions, CPU, threads, wall time, log)
@@ -53,6 +56,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, List, NamedTuple, Optional, Sequence
 
 from compare import AP_METRICS, compare, load_work_dir, metric_value
+from mmengine.config import Config
 
 from mmdet_ohem.utils.provenance import environment, file_sha256
 
@@ -406,6 +410,59 @@ def plan(set_key: str, regime: str, variants: Sequence[str],
     return jobs
 
 
+def _first_decay(config: str) -> int:
+    """The config's first LR decay (its ``MultiStepLR`` milestones)."""
+    cfg = Config.fromfile(osp.join(ROOT, config), import_custom_modules=False)
+    milestones = [
+        m for sched in cfg.param_scheduler
+        if sched.get('type') == 'MultiStepLR' for m in sched.milestones
+    ]
+    return min(milestones, default=10**9)
+
+
+def share_warm_starts(jobs: Sequence[Job], warm_iters: int) -> List[Job]:
+    """Drop each warm start whose weights a planned scratch run makes.
+
+    A warm start is ``random`` on its set and seed for ``warm_iters`` at
+    the config's learning rate; the scratch ``random`` run of that set and
+    seed goes through the very same iterations first (same seed, data
+    order and learning rate, as long as its first decay comes no earlier),
+    so it saves its ``iter_<warm_iters>.pth`` and the warm runs continue
+    from that: the same weights, one training fewer per seed.
+    """
+    scratch = {(j.set, j.seed): j for j in jobs
+               if j.regime == 'scratch' and j.variant == BASELINE
+               and not any(o.startswith('train_cfg.max_iters=')
+                           for o in j.options)}
+    kept, replaced = [], {}
+    for job in jobs:
+        source = scratch.get((job.set, job.seed))
+        if job.regime != 'warm-start' or source is None or \
+                _first_decay(source.config) < warm_iters:
+            kept.append(job)
+            continue
+        checkpoint = osp.join(source.work_dir, f'iter_{warm_iters}.pth')
+        # Saved at warm_iters (and at the end: the interval's multiple);
+        # both kept, so that the end's does not delete the one read.
+        source.options = [
+            o for o in source.options
+            if not o.startswith('default_hooks.checkpoint.')
+        ] + [
+            f'default_hooks.checkpoint.interval={warm_iters}',
+            'default_hooks.checkpoint.max_keep_ckpts=-1'
+        ]
+        source.outputs.append(checkpoint)
+        replaced[job] = source, checkpoint
+    for job in kept:
+        if job.after in replaced:
+            job.after, checkpoint = replaced[job.after]
+            job.options = [
+                f'load_from={checkpoint}' if o.startswith('load_from=') else o
+                for o in job.options
+            ]
+    return kept
+
+
 def load_results(path: str, set_key: str, regime: str) -> dict:
     """The results file at ``path``, or an empty one.
 
@@ -593,8 +650,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                                             args.warm_iters, args.iters)
     env = environment(ROOT, threads=THREADS)
     # One pool for every set and regime: no slot idles at a set's end.
-    records = run_jobs([job for jobs in planned.values() for job in jobs],
-                       args.jobs,
+    jobs = share_warm_starts(
+        [job for jobs in planned.values() for job in jobs], args.warm_iters)
+    records = run_jobs(jobs, args.jobs,
                        lambda job, stop: train(job, args.python, stop, env))
     for (set_key, regime), jobs in planned.items():
         jobs = [j for j in jobs if j.regime != 'warm-start']
