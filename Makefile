@@ -16,11 +16,11 @@ test-dist:  ## the multi-process (torchrun, gloo) tests, marked slow
 test-slow:  ## the long end-to-end runs as well
 	$(PY) -m pytest -q tests
 
-demo:  ## the embedded set: random vs OHEM, seed 0, table + PNG in work_dirs/demo
+demo:  ## the embedded set: random vs OHEM, seed 0, table + PNG in work_dirs/demo, and where it lands in the committed seeds' spread
 	@test -x $(PY) || $(MAKE) install
-	$(PY) tools/analysis/run_bench.py --preset demo --work-dir work_dirs/demo --out work_dirs/demo
+	$(PY) tools/analysis/run_bench.py --preset demo --work-dir work_dirs/demo --out work_dirs/demo --against docs/results
 
-bench:  ## README's scratch rows: every set (BCCD_ROOT, RACCOON_ROOT) x 3 seeds, random vs ours -> docs/results, README
+bench:  ## README's scratch rows: every set (BCCD_ROOT, RACCOON_ROOT, CARDS_ROOT) x 3 seeds, random vs ours -> docs/results, README
 	@test -x $(PY) || $(MAKE) install
 	$(PY) tools/analysis/run_bench.py --preset bench --out docs/results
 	$(PY) tools/analysis/render_results.py
