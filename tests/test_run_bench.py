@@ -333,3 +333,40 @@ def test_warm_starts_come_from_the_scratch_random_runs(bench):
                       None) + bench.plan('synthetic', 'warm', ['random'],
                                          [0], 'w', 700, None)
     assert len(bench.share_warm_starts(late, 700)) == 3
+
+
+def test_main_writes_the_results_and_frames_the_demo(bench, tmp_path,
+                                                     monkeypatch, capsys):
+    """``make demo``'s command with a fake run (no training): the results
+    file, the table, and where the seed lands in the committed spread."""
+    committed = tmp_path / 'committed'
+    committed.mkdir()
+    (committed / 'synthetic_scratch.json').write_text(json.dumps(dict(
+        schema=2, set='synthetic', regime='scratch', metric='bbox_mAP',
+        runs=[dict(variant=v, seed=s, commit='c' * 40,
+                   metrics=dict(bbox_mAP=ap))
+              for v, s, ap in (('random', 0, 15.), ('random', 1, 17.),
+                               ('ohem', 0, 18.), ('ohem', 1, 22.))])))
+
+    def fake_run_jobs(jobs, num_parallel, run):
+        return {j: dict(variant=j.variant, seed=j.seed, commit='d' * 40,
+                        metrics=dict(bbox_mAP=16. if j.variant == 'random'
+                                     else 23.)) for j in jobs}
+
+    monkeypatch.setattr(bench, 'run_jobs', fake_run_jobs)
+    monkeypatch.setattr(bench, 'prepare_data', lambda *a: None)
+    monkeypatch.setattr(bench, 'compare', lambda *a, **k: '')
+    out = tmp_path / 'out'
+    assert bench.main(['--preset', 'demo', '--work-dir', str(tmp_path / 'w'),
+                       '--out', str(out), '--against', str(committed)]) == 0
+    results = json.loads((out / 'synthetic_scratch.json').read_text())
+    assert results['schema'] == 2
+    assert [(r['variant'], r['seed']) for r in results['runs']] == [
+        ('random', 0), ('ohem', 0)]
+    text = capsys.readouterr().out
+    assert '| ohem | 23.0 | 23.0 ± – | +7.0 | +7.0 |' in text
+    assert 'random, seed 0: yours 16.0 | committed seed 0: 15.0' in text
+    assert 'ohem, seed 0: yours 23.0' in text
+    # random 16 in 15-17; ohem 23 above 18-22; Δ +7 above +3 to +5
+    assert text.count('lands inside') == 1
+    assert text.count('lands outside') == 2
