@@ -201,6 +201,8 @@ def committed_iters(committed: dict, variant: str,
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
+    # The trainings run in the repository root, this process anywhere.
+    args.work_dir = osp.abspath(args.work_dir)
     iters = committed_iters(args.committed, args.variant, args.seed)
     run_bench.prepare_data(args.set, args.python)
     if args.regime == 'warm':

@@ -635,6 +635,8 @@ def regimes_of(args: argparse.Namespace, set_key: str) -> List[str]:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
+    # The trainings run in the repository root, this process anywhere.
+    args.work_dir = osp.abspath(args.work_dir)
     os.makedirs(args.out, exist_ok=True)
     start = time.time()
     planned = {}
