@@ -6,6 +6,7 @@ configs/ohem/ and its results come from docs/results/; every config with
 "ohem" in its name mines as configs/_base_/ohem_mining.py except for the
 keys it states; the code's defaults agree with that fragment.
 """
+import dataclasses
 import glob
 import inspect
 import json
@@ -20,8 +21,7 @@ from mmdet.registry import MODELS
 from mmengine.config import Config
 
 import mmdet_ohem.testing
-from mmdet_ohem import LossRankedOHEMSampler
-from mmdet_ohem.mining import select_hard_examples
+from mmdet_ohem import LossRankedOHEMSampler, mining
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG_DIR = osp.join(ROOT, 'configs')
@@ -307,21 +307,31 @@ def test_only_the_fragment_writes_the_sampler_out():
         assert sampler == imports == (path == FRAGMENT), rel(path)
 
 
+def mining_defaults() -> dict:
+    """The selection rule's defaults: its settings object's fields, or the
+    keyword defaults of ``select_hard_examples`` where it takes them."""
+    settings = getattr(mining, 'MiningSettings', None)
+    if settings is not None:
+        return {f.name: f.default for f in dataclasses.fields(settings)}
+    return {k: p.default for k, p in inspect.signature(
+        mining.select_hard_examples).parameters.items()}
+
+
 def test_code_defaults_are_the_fragments_mining_by_loss():
     """One NMS IoU everywhere; left out of a config, every key mines as the
     fragment except the random share (the sampler alone picks by loss, as
     the paper: its docstring says so)."""
     fragment = fragment_sampler()
     sampler = inspect.signature(LossRankedOHEMSampler).parameters
-    mining = inspect.signature(select_hard_examples).parameters
-    assert sampler['nms_thr'].default == mining['nms_thr'].default == \
+    mining = mining_defaults()
+    assert sampler['nms_thr'].default == mining['nms_thr'] == \
         mmdet_ohem.testing.ohem_sampler()['nms_thr'] == fragment['nms_thr']
     keys = ('pos_fraction', 'ranking', 'nms_per_label', 'scope',
             'add_gt_as_proposals')
     assert {k: sampler[k].default for k in keys} == {
         k: fragment[k] for k in keys}
     assert sampler['random_fraction'].default == \
-        mining['random_fraction'].default == 0.
+        mining['random_fraction'] == 0.
     doc = ' '.join(LossRankedOHEMSampler.__doc__.split())
     assert 'shipped configs use 0.5' in doc
     assert 'so that the sampler on its own mines as the paper does' in doc
