@@ -21,7 +21,7 @@ from PIL import Image
 
 from mmdet_ohem.utils import (check_annotations, check_coco, check_voc,
                               run_data_check)
-from conftest import require
+from helpers import require
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CLASSES = ('cat', 'dog')

@@ -20,7 +20,7 @@ from mmengine.structures import InstanceData
 
 from mmdet_ohem.mining import select_hard_examples
 from mmdet_ohem.testing import ohem_sampler, small_detector_cfg
-from conftest import IMG, NUM_CLASSES, roi_head_of
+from helpers import IMG, NUM_CLASSES, roi_head_of
 
 HEADS = ('StandardRoIHead', 'OHEMRoIHead')
 # A narrow RoI head (16 feature channels, 64-d FCs) keeps each step cheap.

@@ -19,7 +19,7 @@ from mmdet.registry import DATASETS
 from mmdet.utils import register_all_modules
 from mmengine.config import Config
 
-from conftest import require
+from helpers import require
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 RANDOM = osp.join(ROOT, 'configs', 'benchmarks', 'bccd',

@@ -2,7 +2,9 @@
 import pytest
 import torch
 
-import check_ops
+from helpers import load_tool
+
+check_ops = load_tool('check_ops')
 
 
 def test_the_cpu_ops_pass(capsys):

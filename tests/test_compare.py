@@ -5,7 +5,7 @@ import os.path as osp
 
 import pytest
 
-from conftest import load_tool
+from helpers import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 compare_tool = load_tool('analysis/compare')

@@ -10,7 +10,7 @@ import os.path as osp
 import subprocess
 import sys
 
-from conftest import require
+from helpers import require
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 KIT = os.environ.get('KIT_DIR',

@@ -4,83 +4,15 @@ generate_hard_negatives.py -> train.py (our OHEM head, CocoMetric at the
 end) -> test.py on the checkpoint -> compare.py. Small images and few
 iterations keep it in the default run.
 """
-import json
 import math
 import os.path as osp
 import pickle
-import subprocess
-import sys
 
 import pytest
 import torch
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CONFIG = osp.join(ROOT, 'configs', 'benchmarks', 'hard_negatives',
-                  'faster-rcnn_r18-tiny_fpn_ohem_hard-negatives.py')
-ITERS = 6
-
-
-def tool(name, *args, cwd, timeout=300):
-    out = subprocess.run(
-        [sys.executable,
-         osp.join(ROOT, 'tools', name), *map(str, args)],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout)
-    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
-    return out
-
-
-def tiny_dataset(tmp):
-    """Generate the embedded set small (8 + 4 images at 128 px) in ``tmp``."""
-    data = tmp / 'data'
-    tool(
-        'data/generate_hard_negatives.py',
-        '--out',
-        data,
-        '--n-train',
-        8,
-        '--n-val',
-        4,
-        '--img-size',
-        128,
-        cwd=tmp)
-    return data
-
-
-def tiny_run_options(data_root, rpn_proposals=True):
-    """Shrink the benchmark config to a few iterations on ``data_root``
-    (and Faster R-CNN's RPN to 200 proposals, unless ``rpn_proposals`` is
-    False: detectors without that stage)."""
-    return [
-        f'train_dataloader.dataset.data_root={data_root}/',
-        f'val_dataloader.dataset.data_root={data_root}/',
-        f'test_dataloader.dataset.data_root={data_root}/',
-        f'val_evaluator.ann_file={data_root}/annotations/instances_val.json',
-        f'test_evaluator.ann_file={data_root}/annotations/instances_val.json',
-        'train_dataloader.num_workers=0',
-        'train_dataloader.persistent_workers=False',
-        'val_dataloader.num_workers=0',
-        'test_dataloader.num_workers=0',
-        'val_dataloader.persistent_workers=False',
-        'test_dataloader.persistent_workers=False',
-        f'train_cfg.max_iters={ITERS}',
-        f'train_cfg.val_interval={ITERS}',
-        f'param_scheduler.0.end={ITERS}',
-        f'param_scheduler.1.end={ITERS}',
-        f'default_hooks.checkpoint.interval={ITERS}',
-        'default_hooks.logger.interval=1',
-    ] + (['model.train_cfg.rpn_proposal.max_per_img=200']
-         if rpn_proposals else [])
-
-
-def scalars(work_dir):
-    import glob
-    paths = glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))
-    assert len(paths) == 1, paths
-    with open(paths[0]) as f:
-        return [json.loads(line) for line in f]
+from helpers import (CONFIG, ITERS, ROOT, scalars, tiny_dataset,
+                     tiny_run_options, tool)
 
 
 @pytest.fixture(scope='module')

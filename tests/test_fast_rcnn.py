@@ -13,12 +13,11 @@ import sys
 import numpy as np
 import pytest
 
-from test_end_to_end import ROOT, scalars, tiny_dataset, tiny_run_options, tool
+from helpers import ITERS, ROOT, scalars, tiny_dataset, tiny_run_options, tool
 
 CONFIGS = osp.join(ROOT, 'configs', 'benchmarks', 'hard_negatives')
 RPN = osp.join(CONFIGS, 'rpn_r18-tiny_fpn_hard-negatives.py')
 FAST = osp.join(CONFIGS, 'fast-rcnn_r18-tiny_fpn_ohem_hard-negatives.py')
-ITERS = 6  # as tiny_run_options
 N_TRAIN, N_VAL = 8, 4  # tiny_dataset
 
 

@@ -10,8 +10,7 @@ import pytest
 import torch
 
 from mmdet_ohem.testing import ohem_sampler
-from conftest import build_roi_head
-from test_host_syncs import batch_of
+from helpers import batch_of, build_roi_head
 
 pytestmark = [
     pytest.mark.gpu,

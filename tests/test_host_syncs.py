@@ -13,13 +13,11 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from mmdet.structures import DetDataSample
 from mmengine.logging import MessageHub
-from mmengine.structures import InstanceData
 
 from mmdet_ohem.hooks import MiningStatsHook
 from mmdet_ohem.testing import ohem_sampler
-from conftest import IMG, NUM_CLASSES, build_roi_head, jittered_proposals
+from helpers import batch_of, build_roi_head
 
 COUNTED = [(torch.Tensor, 'item'), (torch.Tensor, 'tolist'),
            (torch.Tensor, '__bool__'), (torch.Tensor, 'nonzero'),
@@ -51,28 +49,6 @@ class SyncCounter:
             yield
         finally:
             self.on = on
-
-
-def batch_of(num_imgs):
-    g = torch.Generator().manual_seed(num_imgs)
-    x = tuple(
-        torch.randn(num_imgs, 256, IMG // s, IMG // s, generator=g)
-        for s in (4, 8, 16, 32, 64))
-    samples, proposals = [], []
-    for i in range(num_imgs):
-        gt = torch.tensor([[10., 10., 50., 60.], [60., 20., 120., 90.],
-                           [30., 70., 70., 120.]])[:1 + i % 3]
-        sample = DetDataSample(metainfo=dict(
-            img_shape=(IMG, IMG), ori_shape=(IMG, IMG), scale_factor=(1, 1),
-            pad_shape=(IMG, IMG), batch_input_shape=(IMG, IMG)))
-        sample.gt_instances = InstanceData(
-            bboxes=gt, labels=torch.arange(len(gt)) % NUM_CLASSES)
-        samples.append(sample)
-        boxes = jittered_proposals(gt, 100, g)
-        proposals.append(
-            InstanceData(bboxes=boxes, scores=torch.rand(len(boxes),
-                                                         generator=g)))
-    return x, proposals, samples
 
 
 def syncs_of_a_step(monkeypatch, num_imgs, sampler, with_hook):

@@ -11,9 +11,7 @@ from mmengine.config import Config
 from PIL import Image
 
 from mmdet_ohem.utils import check_images
-from test_end_to_end import CONFIG, tiny_run_options
-
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from helpers import CONFIG, ROOT, tiny_run_options
 
 
 def truncated_jpeg() -> bytes:

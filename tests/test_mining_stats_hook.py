@@ -13,7 +13,7 @@ from mmengine.runner import LogProcessor
 
 from mmdet_ohem.hooks import (MiningStatsHook, find_mining_samplers,
                               mining_stats_hook)
-from conftest import build_roi_head
+from helpers import build_roi_head
 
 KEYS = ('num_candidates', 'num_after_nms', 'num_picked', 'fg_share',
         'loss_picked', 'loss_all')

@@ -9,7 +9,7 @@ from mmdet.registry import MODELS
 from mmdet.structures.bbox import bbox2roi, bbox_overlaps
 
 from mmdet_ohem.testing import ohem_sampler, small_detector_cfg
-from conftest import NUM_CLASSES, build_roi_head, roi_head_of
+from helpers import NUM_CLASSES, build_roi_head, roi_head_of
 
 
 def candidates_of(head, proposals, samples):

@@ -7,7 +7,7 @@ from mmdet.registry import MODELS, TASK_UTILS
 from mmdet.structures.bbox import bbox2roi
 
 from mmdet_ohem.testing import ohem_sampler, small_detector_cfg
-from conftest import NUM_CLASSES, build_roi_head, roi_head_of
+from helpers import NUM_CLASSES, build_roi_head, roi_head_of
 
 MMDET_OHEM = dict(type='OHEMSampler', num=32, pos_fraction=0.25,
                   neg_pos_ub=-1, add_gt_as_proposals=True)

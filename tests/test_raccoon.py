@@ -22,7 +22,7 @@ from mmdet.registry import DATASETS
 from mmengine.config import Config
 
 from mmdet_ohem.utils import check_dataset_files
-from conftest import load_tool, require
+from helpers import load_tool, require
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 RACCOON = osp.normpath(osp.join(ROOT, '..', 'shared', 'datasets', 'raccoon'))

@@ -31,105 +31,12 @@ from mmdet_ohem import compat
 from mmdet_ohem.benchmark.hard_negatives import generate
 from mmdet_ohem.hooks import RNGStateHook, rng_state_hook
 from mmdet_ohem.samplers import LossRankedOHEMSampler
-from conftest import free_port
+from helpers import (CONFIG, MAX_ITERS, ROOT, finish, free_port,
+                     loader_spy_env, tiny_options, train_env)
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CONFIG = osp.join(ROOT, 'configs', 'benchmarks', 'hard_negatives',
-                  'faster-rcnn_r18-tiny_fpn_ohem_hard-negatives.py')
 TRAIN = osp.join(ROOT, 'tools', 'train.py')
-MAX_ITERS = 4
 # Logged per iteration but not a function of the weights and the data.
 UNTIMED = ('time', 'data_time', 'eta')
-
-
-def tiny_options(data_root: str, max_iters: int = MAX_ITERS) -> list:
-    """``--cfg-options`` that shrink the benchmark to seconds on a CPU.
-
-    * batches of 2 in the main process (``num_workers=0``), images resized
-      to 128 px, 100 proposals per image and 32 OHEM picks per image, so
-      the sampler still has to choose;
-    * no validation (the base config validates at ``max_iters``), so the
-      val data settings are left as they are;
-    * a log line and a ``scalars.json`` record per iteration, with
-      ``window_size=1`` so each record is that iteration's loss, not a
-      running mean;
-    * a checkpoint every 2 iterations, all kept (the base keeps one);
-    * the MultiStepLR milestone at iteration 3, so a resume from iteration
-      2 has to restore the scheduler's progress, not only the lr value;
-    * the config's default RPN sampling (256 random anchors per image, from
-      torch's global RNG), which a resume continues exactly only with the
-      config's ``RNGStateHook``: mmengine saves no RNG state and reseeds;
-    * deterministic algorithms and a fixed seed.
-
-    Args:
-        data_root (str): The generated dataset, ending with ``/``.
-        max_iters (int): Training iterations.
-
-    Returns:
-        list[str]: ``key=value`` items for ``--cfg-options``.
-    """
-    return [
-        f'train_dataloader.dataset.data_root={data_root}',
-        'train_dataloader.batch_size=2',
-        'train_dataloader.num_workers=0',
-        'train_dataloader.persistent_workers=False',
-        'train_dataloader.dataset.pipeline.2.scale=(128,128)',
-        f'train_cfg.max_iters={max_iters}',
-        'val_cfg=None', 'val_dataloader=None', 'val_evaluator=None',
-        'param_scheduler.1.milestones=[3]',
-        f'param_scheduler.1.end={max_iters}',
-        'model.train_cfg.rpn_proposal.max_per_img=100',
-        'model.train_cfg.rcnn.sampler.num=32',
-        'default_hooks.logger.interval=1',
-        'log_processor.window_size=1',
-        'default_hooks.checkpoint.interval=2',
-        'default_hooks.checkpoint.max_keep_ckpts=-1',
-        'randomness.seed=0', 'randomness.deterministic=True',
-    ]
-
-
-def train_env() -> dict:
-    """The environment of a training subprocess.
-
-    One BLAS/OpenMP thread: the test machines have few cores shared by
-    other jobs, where torch's default of one thread per core makes an
-    iteration ten times slower; it also fixes the order of the float
-    reductions, so the runs compared below use the same one.
-    """
-    return dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
-
-
-# A module for ``custom_imports`` that wraps the local checkpoint loader
-# mmdet_ohem registered, so a training subprocess shows it loaded through it.
-LOADER_SPY = """
-from mmengine.runner.checkpoint import CheckpointLoader
-
-from mmdet_ohem import compat
-
-assert CheckpointLoader._schemes[''] is compat.load_from_local, \\
-    CheckpointLoader._schemes['']
-
-
-def spy(filename, map_location=None):
-    checkpoint = compat.load_from_local(filename, map_location)
-    print('loader spy: mmdet_ohem.compat.load_from_local loaded', filename,
-          flush=True)
-    return checkpoint
-
-
-CheckpointLoader.register_scheme(prefixes='', loader=spy, force=True)
-"""
-
-
-def loader_spy_env(folder) -> dict:
-    """:func:`train_env` where ``custom_imports`` can name ``ohem_loader_spy``
-    (:data:`LOADER_SPY`, written to ``folder``)."""
-    with open(osp.join(str(folder), 'ohem_loader_spy.py'), 'w') as f:
-        f.write(LOADER_SPY)
-    env = train_env()
-    env['PYTHONPATH'] = os.pathsep.join(
-        p for p in (str(folder), env.get('PYTHONPATH')) if p)
-    return env
 
 
 def start_train(work_dir: str, data_root: str, *args: str,
@@ -153,22 +60,6 @@ def start_train(work_dir: str, data_root: str, *args: str,
                             env=env or train_env(),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
-
-
-def finish(proc: subprocess.Popen, timeout: float = 300) -> str:
-    """Wait for a run of :func:`start_train`; it must succeed.
-
-    Returns:
-        str: Its stdout and stderr.
-    """
-    try:
-        log, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        log, _ = proc.communicate()
-        pytest.fail(f'train.py ran over {timeout} s:\n{log[-4000:]}')
-    assert proc.returncode == 0, log[-4000:]
-    return log
 
 
 def read_scalars(work_dir: str) -> dict:

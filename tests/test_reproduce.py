@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from conftest import load_tool
+from helpers import load_tool
 
 
 @pytest.fixture(scope='module')

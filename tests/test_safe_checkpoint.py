@@ -9,11 +9,10 @@ import numpy as np
 import pytest
 import torch
 from mmengine.runner.checkpoint import CheckpointLoader, _load_checkpoint
-from test_reliability_training import (CONFIG, ROOT, finish, loader_spy_env,
-                                       tiny_options)
 
 from mmdet_ohem import compat
 from mmdet_ohem.benchmark.hard_negatives import generate
+from helpers import CONFIG, ROOT, finish, loader_spy_env, tiny_options
 
 # mmdet's own script, shipped in its package data (not in mmdet_ohem).
 MMDET_TRAIN = osp.join(osp.dirname(__import__('mmdet').__file__), '.mim',

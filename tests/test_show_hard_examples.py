@@ -12,7 +12,7 @@ from mmengine.config import Config
 
 from mmdet_ohem.benchmark.hard_negatives import generate
 from mmdet_ohem.samplers import LossRankedOHEMSampler
-from conftest import load_tool
+from helpers import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = osp.join(ROOT, 'configs', 'benchmarks', 'hard_negatives')

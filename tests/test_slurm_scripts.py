@@ -15,7 +15,7 @@ from typing import Dict, List, Optional
 
 import pytest
 
-from conftest import load_tool
+from helpers import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TOOLS = osp.join(ROOT, 'tools')

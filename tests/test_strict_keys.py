@@ -11,7 +11,7 @@ from mmengine.runner import Runner
 
 from mmdet_ohem.testing import ohem_sampler, small_detector_cfg
 from mmdet_ohem.utils.strict_keys import check_unknown_keys, init_keys
-from conftest import build_roi_head
+from helpers import build_roi_head
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 ENTRY_CONFIG = osp.join(ROOT, 'configs', 'faster_rcnn_ohem.py')

@@ -6,7 +6,7 @@ import torch
 from mmengine.logging import MessageHub
 
 from mmdet_ohem.testing import ohem_sampler
-from conftest import build_roi_head
+from helpers import build_roi_head
 
 
 def picks(head, roi_batch):
