@@ -2,8 +2,8 @@
 
 Same flags and Runner flow as MMDetection's script, plus: ``mmdet_ohem`` is
 always imported (its modules are registered whatever the config imports),
-the test annotations and the checkpoint are checked before anything heavy
-is imported (``--check-data`` also reads the annotations and decodes the
+the test annotations and the checkpoint are checked before the model is
+built (``--check-data`` also reads the annotations and decodes the
 images), and without CUDA ``--launcher pytorch`` uses ``gloo``.
 
 Example::
@@ -18,13 +18,14 @@ import sys
 import warnings
 from copy import deepcopy
 
-import _package_files  # isort: skip (before mmengine)
+from mmengine import ConfigDict
+from mmengine.config import Config, DictAction
 
-# The stack's start-up warnings, filtered before mmengine is imported.
-_package_files.silence_import_noise()
-
-from mmengine import ConfigDict  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
+# Registers mmdet-ohem's modules whatever the config imports; the package
+# imports the stack with its known deprecations silenced.
+from mmdet_ohem.utils import (check_dataset_files, run_data_check,
+                              setup_cpu_distributed)
+from mmdet_ohem.utils.noise import silence_import_noise
 
 
 # TODO: support fuse_conv_bn and format_only
@@ -89,14 +90,16 @@ def check_inputs(cfg: Config, checkpoint: str) -> None:
     Raises:
         FileNotFoundError: Naming the missing file.
     """
-    _package_files.load_data_check().check_dataset_files(
-        cfg, loaders=('test_dataloader', ))
+    check_dataset_files(cfg, loaders=('test_dataloader', ))
     if '://' not in checkpoint and not osp.isfile(checkpoint):
         raise FileNotFoundError(f'Checkpoint not found: {checkpoint}')
 
 
 def main() -> None:
     """Build the Runner from the config and test the checkpoint."""
+    # The stack's known deprecations, filtered for this whole run: a tool is
+    # a program (the package filters only while it imports the stack).
+    silence_import_noise()
     args = parse_args()
 
     # load config; custom_imports are imported below, after the data check
@@ -111,15 +114,11 @@ def main() -> None:
         print(error, file=sys.stderr)
         sys.exit(1)
 
-    # Registers mmdet-ohem's modules whatever the config imports.
     from mmdet.engine.hooks.utils import trigger_visualization_hook
     from mmdet.evaluation import DumpDetResults
     from mmdet.registry import RUNNERS
     from mmengine.runner import Runner
     from mmengine.utils import import_modules_from_strings
-
-    import mmdet_ohem  # noqa: F401
-    from mmdet_ohem.utils import run_data_check, setup_cpu_distributed
     if cfg.get('custom_imports', None):
         import_modules_from_strings(**cfg['custom_imports'])
 

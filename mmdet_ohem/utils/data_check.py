@@ -2,9 +2,8 @@
 
 Without this, ``tools/train.py`` on a machine without COCO spends a while
 importing and building the model before the dataset raises a bare
-``FileNotFoundError`` deep inside mmengine. This module imports nothing
-heavy (no torch, no mmdet), so the tools can load it on its own and check
-the files before anything else.
+``FileNotFoundError`` deep inside mmengine. The tools call it on the
+config before they build anything.
 """
 import os.path as osp
 from typing import Iterator, Optional, Sequence, Tuple

@@ -1,10 +1,9 @@
 """The stack's known, non-actionable warnings, in one place.
 
-Imports nothing heavy, so the tools can apply it (through
-``tools/_package_files.py``) before mmengine prints anything. The package
-itself only silences them while it imports the stack
+The package itself only silences them while it imports the stack
 (:func:`stack_import_noise_silenced`): a library leaves the process's
-warning filters as it found them.
+warning filters as it found them. The tools, which are programs, call
+:func:`silence_import_noise` for their whole run.
 """
 import contextlib
 import warnings

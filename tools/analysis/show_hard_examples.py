@@ -33,15 +33,13 @@ import sys
 import warnings
 from typing import List, Optional, Sequence, Tuple
 
-# tools/_package_files.py: the one light loader of the tools.
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # noqa: E501
-import _package_files  # isort: skip (before mmengine)  # noqa: E402
+import numpy as np
+from mmengine.config import Config, ConfigDict, DictAction
 
-# The stack's start-up warnings, filtered before mmengine is imported.
-_package_files.silence_import_noise()
-
-import numpy as np  # noqa: E402
-from mmengine.config import Config, ConfigDict, DictAction  # noqa: E402
+# Registers mmdet-ohem's modules whatever the config imports; the package
+# imports the stack with its known deprecations silenced.
+from mmdet_ohem.utils import check_dataset_files
+from mmdet_ohem.utils.noise import silence_import_noise
 
 GT_COLOR = (0, 220, 0)  # RGB, as mmengine's Visualizer takes tuples
 FG_COLOR = (255, 140, 0)
@@ -113,8 +111,7 @@ def check_inputs(cfg: Config, checkpoint: str, split: str) -> None:
     if not cfg.get(key):
         raise FileNotFoundError(f'The config has no {key}')
     # Pass the one loader; data_check skips val_dataloader without val_cfg.
-    _package_files.load_data_check().check_dataset_files({key: cfg[key]},
-                                                         loaders=(key, ))
+    check_dataset_files({key: cfg[key]}, loaders=(key, ))
 
 
 def _inner_dataset(dataset_cfg: ConfigDict) -> ConfigDict:
@@ -318,15 +315,12 @@ def show_hard_examples(args: argparse.Namespace) -> List[dict]:
         print(error, file=sys.stderr)
         sys.exit(1)
 
-    # Registers mmdet-ohem's modules whatever the config imports.
     import mmcv
     from mmdet.registry import DATASETS, MODELS
     from mmdet.utils import register_all_modules
     from mmdet.visualization import DetLocalVisualizer
     from mmengine.runner import load_checkpoint
     from mmengine.utils import import_modules_from_strings
-
-    import mmdet_ohem  # noqa: F401
     if cfg.get('custom_imports', None):
         import_modules_from_strings(**cfg['custom_imports'])
     register_all_modules()
@@ -374,6 +368,9 @@ def show_hard_examples(args: argparse.Namespace) -> List[dict]:
 
 def main(argv: Optional[Sequence[str]] = None) -> List[dict]:
     """Command line entry; returns :func:`show_hard_examples`' results."""
+    # The stack's known deprecations, filtered for this whole run: a tool is
+    # a program (the package filters only while it imports the stack).
+    silence_import_noise()
     return show_hard_examples(parse_args(argv))
 
 

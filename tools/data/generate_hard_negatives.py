@@ -5,18 +5,9 @@ Example::
     python tools/data/generate_hard_negatives.py --out data/hard_negatives
 """
 import argparse
-import os
 import sys
 
-# tools/_package_files.py: the one light loader of the tools.
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # noqa: E501
-from _package_files import load_package_file  # noqa: E402
-
-
-def _load_generator():
-    """``generate``, from the package file alone (no torch, no mmdet)."""
-    return load_package_file(os.path.join('benchmark',
-                                          'hard_negatives.py')).generate
+from mmdet_ohem.benchmark.hard_negatives import generate
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -40,7 +31,6 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> dict:
     """Generates the dataset and prints what was written."""
     args = parse_args(argv)
-    generate = _load_generator()
     result = generate(
         args.out,
         n_train=args.n_train,

@@ -19,14 +19,9 @@ import sys
 import warnings
 from typing import List, Optional, Sequence, Tuple
 
-# tools/_package_files.py: the one light loader of the tools.
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # noqa: E501
-import _package_files  # isort: skip (before mmengine)  # noqa: E402
+import numpy as np
 
-# The stack's start-up warnings, filtered before mmengine is imported.
-_package_files.silence_import_noise()
-
-import numpy as np  # noqa: E402
+from mmdet_ohem.utils.noise import silence_import_noise
 
 GT_COLOR = (0, 220, 0)  # RGB, as in tools/analysis/show_hard_examples.py
 NEG_COLOR = (255, 40, 40)
@@ -220,6 +215,9 @@ def save_png(image: np.ndarray, path: str, colors: int) -> None:
 
 def main(argv: Optional[Sequence[str]] = None) -> np.ndarray:
     """Draw the grid and write it to ``--out``; returns it (RGB)."""
+    # The stack's known deprecations, filtered for this whole run (mmcv and
+    # mmdet are imported to draw): a tool is a program.
+    silence_import_noise()
     args = parse_args(argv)
     try:
         data = load_split(args.data_root, args.split)
