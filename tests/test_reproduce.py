@@ -24,14 +24,6 @@ COMMITTED = dict(
     [rec('ohem', s, v) for s, v in ((0, 12.), (1, 16.), (2, 20.))])
 
 
-def test_t_interval_by_hand(repro):
-    # mean 4, sd 2, n 3: 4 ± t(0.975, 2) * 2 / sqrt(3) = 4 ± 4.3027 * 1.1547
-    low, high = repro.t_interval([2., 4., 6.])
-    assert low == pytest.approx(4 - 4.968, abs=1e-3)
-    assert high == pytest.approx(4 + 4.968, abs=1e-3)
-    assert repro.t_interval([1.]) is None
-
-
 def test_a_single_variant_inside_the_spread(repro):
     text = repro.frame(COMMITTED, [rec('ohem', 0, 17.3)], 'x.json')
     assert 'synthetic, scratch: bbox_mAP (%), this machine against x.json' \

@@ -1,7 +1,7 @@
 """Paired differences between two variants and their 95 % confidence
 interval (Student t), the statistics the results tables are rendered from.
 
-Pure Python (no torch, no scipy): a results file is a list of runs, each
+No torch: a results file is a list of runs, each
 with a seed; two variants are compared seed by seed, and the mean of the
 per-seed differences gets a two-sided 95 % interval with the Student t
 quantile at ``n - 1`` degrees of freedom.
@@ -11,36 +11,18 @@ import statistics
 from dataclasses import dataclass
 from typing import Hashable, Mapping, Sequence, Tuple
 
-# t_{0.975, df} for df = 1..30 (two-sided 95 %), 7 significant digits.
-T_975 = (12.70620, 4.302653, 3.182446, 2.776445, 2.570582, 2.446912,
-         2.364624, 2.306004, 2.262157, 2.228139, 2.200985, 2.178813,
-         2.160369, 2.144787, 2.131450, 2.119905, 2.109816, 2.100922,
-         2.093024, 2.085963, 2.079614, 2.073873, 2.068658, 2.063899,
-         2.059539, 2.055529, 2.051831, 2.048407, 2.045230, 2.042272)
-Z_975 = 1.959963985  # the normal quantile, the limit for df -> inf
+from scipy.stats import t as student_t
 
 GAIN, NO_DIFFERENCE, LOSS, TOO_FEW = ('gain', 'no measurable difference',
                                       'loss', 'too few seeds')
 
 
 def t_quantile_975(df: int) -> float:
-    """The 0.975 quantile of Student's t with ``df`` degrees of freedom.
-
-    Tabulated for df <= 30; beyond, the Cornish-Fisher expansion of t
-    around the normal quantile (Hill 1970), within 1e-5 of the exact
-    value there.
-    """
+    """The 0.975 quantile of Student's t with ``df`` degrees of freedom
+    (scipy's, which mmdet already depends on)."""
     if df < 1:
         raise ValueError(f'df must be >= 1, got {df}')
-    if df <= len(T_975):
-        return T_975[df - 1]
-    z = Z_975
-    g1 = (z**3 + z) / 4
-    g2 = (5 * z**5 + 16 * z**3 + 3 * z) / 96
-    g3 = (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / 384
-    g4 = (79 * z**9 + 776 * z**7 + 1482 * z**5 - 1920 * z**3 -
-          945 * z) / 92160
-    return z + g1 / df + g2 / df**2 + g3 / df**3 + g4 / df**4
+    return float(student_t.ppf(0.975, df))
 
 
 @dataclass(frozen=True)

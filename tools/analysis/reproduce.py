@@ -17,7 +17,6 @@ differences). Example::
 """
 import argparse
 import json
-import math
 import os
 import os.path as osp
 import statistics
@@ -29,19 +28,8 @@ from mmengine.config import Config
 from run_bench import (BASELINE, REGIMES, ROOT, SCHEMA, SETS, THREADS, plan,
                        resolve_config, run_jobs, train)
 
+from mmdet_ohem.utils.paired_stats import mean_ci95
 from mmdet_ohem.utils.provenance import environment
-
-
-def t_interval(values: Sequence[float],
-               level: float = 0.95) -> Optional[Tuple[float, float]]:
-    """Student-t confidence interval of the mean (``None`` for n < 2)."""
-    if len(values) < 2:
-        return None
-    from scipy.stats import t
-    mean = statistics.fmean(values)
-    half = t.ppf((1 + level) / 2, len(values) - 1) * statistics.stdev(
-        values) / math.sqrt(len(values))
-    return mean - half, mean + half
 
 
 def cell_values(results: dict, variant: str) -> Dict[int, float]:
@@ -76,10 +64,10 @@ def _line(label: str, yours: float, committed: Dict[int, float], seed: int,
         f'{fmt.format(min(values))} to {fmt.format(max(values))}'
     ]
     if signed:
-        interval = t_interval(values)
-        if interval is not None:
-            lines[0] += (f', 95 % CI {fmt.format(interval[0])} to '
-                         f'{fmt.format(interval[1])}')
+        ci = mean_ci95(values)
+        if ci.low is not None:
+            lines[0] += (f', 95 % CI {fmt.format(ci.low)} to '
+                         f'{fmt.format(ci.high)}')
     lines.append(f'    -> {_where(yours, values)}')
     return lines
 
