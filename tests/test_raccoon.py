@@ -103,7 +103,27 @@ def test_prepare_without_photos_fails_clearly(tmp_path, capsys):
     err = capsys.readouterr().err
     assert f'Raccoon photos not found at {tmp_path / "absent"}' in err
     assert 'annotations/*.xml' in err
+    assert '--root' in err and 'RACCOON_ROOT' in err
     assert not out.exists()
+
+
+def test_prepare_reads_the_root_as_the_configs(tmp_path, monkeypatch):
+    """--root, else RACCOON_ROOT (read when run), else data/raccoon_photos;
+    no folder of the development setup."""
+    monkeypatch.setenv('RACCOON_ROOT', str(tmp_path / 'env'))
+    assert prepare_raccoon.parse_args([]).root == str(tmp_path / 'env')
+    assert prepare_raccoon.parse_args(['--root', 'x']).root == 'x'
+    monkeypatch.delenv('RACCOON_ROOT')
+    assert prepare_raccoon.parse_args([]).root == 'data/raccoon_photos'
+    assert Config.fromfile(RANDOM).data_root == 'data/raccoon_photos/'
+
+
+def test_prepare_help_names_no_development_folder(capsys):
+    with pytest.raises(SystemExit):
+        prepare_raccoon.parse_args(['--help'])
+    help_text = ' '.join(capsys.readouterr().out.split())
+    assert '$RACCOON_ROOT, else data/raccoon_photos' in help_text
+    assert 'shared' not in help_text
 
 
 def test_configs_differ_only_in_sampling():

@@ -24,9 +24,9 @@ import sys
 from typing import Dict, List, Optional, Sequence, Tuple
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-# The photos' folder, as the configs find it: RACCOON_ROOT, else
-# data/raccoon_photos/ under the working directory.
-DEFAULT_ROOT = os.environ.get('RACCOON_ROOT', 'data/raccoon_photos')
+# The photos' folder without --root, as the configs find it: RACCOON_ROOT,
+# else data/raccoon_photos/ under the working directory.
+FALLBACK_ROOT = 'data/raccoon_photos'
 DEFAULT_OUT = osp.join(REPO, 'data', 'raccoon')
 
 
@@ -56,7 +56,8 @@ def list_ids(root: str) -> List[str]:
         raise FileNotFoundError(
             f'Raccoon photos not found at {root}: expected images/*.jpg and '
             'annotations/*.xml (PASCAL VOC) there. They are not shipped '
-            'with mmdet-ohem; pass the folder with --root.')
+            'with mmdet-ohem; pass their folder with --root or set '
+            'RACCOON_ROOT (the configs read it too).')
     ids = sorted((osp.splitext(osp.basename(p))[0]
                   for p in glob.glob(osp.join(ann_dir, '*.xml'))),
                  key=natural_key)
@@ -121,7 +122,7 @@ def split_ids(ids: Sequence[str],
     return sorted(train, key=natural_key), sorted(val, key=natural_key)
 
 
-def prepare(root: str = DEFAULT_ROOT,
+def prepare(root: str,
             out: str = DEFAULT_OUT,
             val_fraction: float = 0.2,
             seed: int = 0) -> dict:
@@ -158,9 +159,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         '--root',
-        default=DEFAULT_ROOT,
-        help='the raccoon folder (default: ../shared/datasets/raccoon from '
-        'the repository root)')
+        help='the raccoon folder (default: $RACCOON_ROOT, else '
+        f'{FALLBACK_ROOT}, as the configs)')
     parser.add_argument(
         '--out',
         default=DEFAULT_OUT,
@@ -168,7 +168,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         'in the repository, where configs/benchmarks/raccoon/ read them)')
     parser.add_argument('--val-fraction', type=float, default=0.2)
     parser.add_argument('--seed', type=int, default=0)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.root is None:
+        args.root = os.environ.get('RACCOON_ROOT') or FALLBACK_ROOT
+    return args
 
 
 def main(argv: Optional[Sequence[str]] = None) -> dict:
