@@ -1,10 +1,10 @@
 """Write train/val splits of the raccoon photos for mmdet's ``XMLDataset``.
 
 The raccoon dataset (200 JPEGs ``images/raccoon-N.jpg`` with PASCAL VOC
-XML ``annotations/raccoon-N.xml``, one class) is read where it lies,
-beside the repository; it is not shipped with mmdet-ohem. This writes the
-two id lists ``XMLDataset`` reads as ``ann_file`` (one id such as
-``raccoon-1`` per line), for ``configs/benchmarks/raccoon/``::
+XML ``annotations/raccoon-N.xml``, one class) is read where it lies
+(``--root`` or ``RACCOON_ROOT``); it is not shipped with mmdet-ohem. This
+writes the two id lists ``XMLDataset`` reads as ``ann_file`` (one id such
+as ``raccoon-1`` per line), for ``configs/benchmarks/raccoon/``::
 
     RACCOON_ROOT=/path/to/raccoon python tools/data/prepare_raccoon.py
     python tools/data/prepare_raccoon.py --root /path/to/raccoon --seed 1
