@@ -137,6 +137,7 @@ def model_config(name: str, head_type: str, sampler: dict):
     """The detector config of ``name`` with the given RoI sampling."""
     from mmengine.config import Config
 
+    from mmdet_ohem import config_path
     from mmdet_ohem.testing import BASES
     if name == 'r50':
         from mmengine.hub import get_config
@@ -146,9 +147,10 @@ def model_config(name: str, head_type: str, sampler: dict):
         from mmdet_ohem.testing import small_detector_cfg
         model = small_detector_cfg('faster')
     else:
+        # A shipped config, found as any client finds it.
         model = Config.fromfile(
-            os.path.join(ROOT, 'configs', 'benchmarks', 'hard_negatives',
-                         '_base_faster-rcnn_r18-tiny_fpn_hard-negatives.py'),
+            config_path('benchmarks/hard_negatives/'
+                        '_base_faster-rcnn_r18-tiny_fpn_hard-negatives.py'),
             import_custom_modules=False).model
     model.roi_head.type = head_type
     model.train_cfg.rcnn.sampler = dict(
