@@ -10,6 +10,7 @@ from mmdet.registry import MODELS
 from mmdet.visualization import DetLocalVisualizer
 from mmengine.config import Config
 
+import mmdet_ohem as mmdet_ohem_pkg
 from mmdet_ohem.benchmark.hard_negatives import generate
 from mmdet_ohem.samplers import LossRankedOHEMSampler
 from helpers import load_tool
@@ -170,17 +171,16 @@ def test_ohem_model_cfg():
     assert len(changes) == 2
     assert random.roi_head.type == 'StandardRoIHead', 'changed in place'
     assert switched.roi_head.type == 'OHEMRoIHead'
+    shipped = Config.fromfile(
+        mmdet_ohem_pkg.config_path('_base_/ohem_mining.py')).ohem_sampler
     assert switched.train_cfg.rcnn.sampler == dict(
-        type='LossRankedOHEMSampler',
-        num=random.train_cfg.rcnn.sampler.num,  # the config's budget
-        pos_fraction=None,
-        ranking='cls+bbox', nms_thr=0.7)
+        shipped, num=random.train_cfg.rcnn.sampler.num)  # config's budget
 
     mmdet_ohem = Config.fromfile(MMDET_OHEM_CFG).model
     switched, changes = gallery.ohem_model_cfg(mmdet_ohem)
     assert changes == [
         'roi_head StandardRoIHead -> OHEMRoIHead',
-        'sampler OHEMSampler -> LossRankedOHEMSampler (paper settings, '
+        'sampler OHEMSampler -> LossRankedOHEMSampler (shipped mining, '
         f'num={mmdet_ohem.train_cfg.rcnn.sampler.num})'
     ]
 

@@ -14,9 +14,9 @@ background blue, labelled with their ranking loss.
 
 A checkpoint of any ``StandardRoIHead`` detector can be inspected: a config
 that trains with another sampler (``RandomSampler``, mmdet's
-``OHEMSampler``) is switched to ``OHEMRoIHead`` with the paper's
-``LossRankedOHEMSampler`` (CE + box loss, NMS 0.7, no fg quota) and the
-config's RoI budget; the weights are the same.
+``OHEMSampler``) is switched to ``OHEMRoIHead`` with the shipped mining
+(``configs/_base_/ohem_mining.py``) and the config's RoI budget; the
+weights are the same.
 
 Example::
 
@@ -157,9 +157,9 @@ def ohem_model_cfg(model_cfg: ConfigDict) -> Tuple[ConfigDict, List[str]]:
     from mmdet.models.roi_heads import StandardRoIHead
     from mmdet.registry import MODELS, TASK_UTILS
 
+    from mmdet_ohem import config_path
     from mmdet_ohem.roi_heads import OHEMRoIHead
     from mmdet_ohem.samplers import LossRankedOHEMSampler
-    from mmdet_ohem.testing import ohem_sampler
 
     model_cfg = copy.deepcopy(model_cfg)
     changes = []
@@ -184,10 +184,11 @@ def ohem_model_cfg(model_cfg: ConfigDict) -> Tuple[ConfigDict, List[str]]:
     if sampler_cls is None or not issubclass(sampler_cls,
                                              LossRankedOHEMSampler):
         old = rcnn.sampler.type
-        # The config's budget, the paper's ranking (see testing.py).
-        rcnn.sampler = ConfigDict(ohem_sampler(num=rcnn.sampler.num))
-        changes.append(f'sampler {old} -> LossRankedOHEMSampler (paper '
-                       f'settings, num={rcnn.sampler.num})')
+        # The config's budget, the shipped mining.
+        shipped = Config.fromfile(config_path('_base_/ohem_mining.py'))
+        rcnn.sampler = ConfigDict(shipped.ohem_sampler, num=rcnn.sampler.num)
+        changes.append(f'sampler {old} -> LossRankedOHEMSampler (shipped '
+                       f'mining, num={rcnn.sampler.num})')
     return model_cfg, changes
 
 
