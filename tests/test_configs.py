@@ -56,7 +56,7 @@ def test_configs_exist():
     } <= names
     for set_name in SETS:
         tag = set_name.replace('_', '-')
-        for variant in VARIANTS:
+        for variant in VARIANTS + SWEEP:
             assert (f'benchmarks/{set_name}/'
                     f'faster-rcnn_r18-tiny_fpn_{variant}_{tag}.py') in names
 
@@ -103,13 +103,15 @@ def test_config_loads_and_builds(path):
 # The sampling variants of every benchmark set, as README's table lists.
 VARIANTS = ('random', 'mmdet-ohem', 'ohem', 'ohem-perlabel', 'ohem-agnostic',
             'ohem-paper')
+# The random share swept (issue 21): the entry mining but random_fraction.
+SWEEP = ('ohem-rand0.25', 'ohem-rand0.75')
 
 
 @pytest.mark.parametrize('set_name', SETS)
 def test_benchmark_variants_differ_only_in_sampling(set_name):
     variants = sorted(glob.glob(osp.join(CONFIG_DIR, 'benchmarks', set_name,
                                          'faster-rcnn_*.py')))
-    assert len(variants) == len(VARIANTS)
+    assert len(variants) == len(VARIANTS) + len(SWEEP)
     dumps = []
     for path in variants:
         cfg = Config.fromfile(path).to_dict()
@@ -120,6 +122,24 @@ def test_benchmark_variants_differ_only_in_sampling(set_name):
         cfg.pop('custom_hooks', None)
         dumps.append(cfg)
     assert all(d == dumps[0] for d in dumps[1:])
+
+
+@pytest.mark.parametrize('set_name', SETS)
+@pytest.mark.parametrize('share', [0.25, 0.75])
+def test_sweep_config_is_its_sets_ohem_config_but_the_random_share(
+        set_name, share):
+    folder = osp.join(CONFIG_DIR, 'benchmarks', set_name)
+    tag = set_name.replace('_', '-')
+    ohem, sweep = (
+        Config.fromfile(osp.join(
+            folder, f'faster-rcnn_r18-tiny_fpn_{variant}_{tag}.py')).to_dict()
+        for variant in ('ohem', f'ohem-rand{share}'))
+    sampler = sweep['model']['train_cfg']['rcnn']['sampler']
+    assert sampler['random_fraction'] == share
+    assert ohem['model']['train_cfg']['rcnn']['sampler'][
+        'random_fraction'] == 0.5
+    sampler['random_fraction'] = 0.5
+    assert sweep == ohem
 
 
 def test_one_line_swap_keeps_mmdets_head():
@@ -259,6 +279,8 @@ STATED = {
     'ohem-perlabel': dict(random_fraction=0.),
     'ohem-agnostic': dict(nms_per_label=False, random_fraction=0.),
     'ohem-paper': dict(nms_thr=0.7, nms_per_label=False, random_fraction=0.),
+    'ohem-rand0.25': dict(random_fraction=0.25),
+    'ohem-rand0.75': dict(random_fraction=0.75),
 }
 STATED_R50 = {
     'faster-rcnn_r50_fpn_loss-ranked-ohem-paper_1x_coco.py':
@@ -276,12 +298,13 @@ def stated_keys(path: str) -> list:
     name = osp.basename(path)
     if name in STATED_R50:
         return STATED_R50[name]
-    match = re.search(r'_(ohem[a-z-]*)_[a-z-]+\.py$', name)
+    match = re.search(r'_(ohem[a-z0-9.-]*)_[a-z-]+\.py$', name)
     return [STATED[match.group(1)] if match else {}]
 
 
 def test_every_ohem_config_is_checked():
-    assert len(OHEM_CONFIGS) == 6 + 4 * 4 + 1
+    # 4 sets: the 4 mining variants and the 2 sweep configs each.
+    assert len(OHEM_CONFIGS) == 6 + 4 * (4 + len(SWEEP)) + 1
     # The old names of the variants are gone.
     assert not [p for p in OHEM_CONFIGS
                 if re.search(r'nms0\.5|label0\.5|_ohem_1x', p)]
