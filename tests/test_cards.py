@@ -335,3 +335,11 @@ def test_check_data_then_a_short_training(cards, coco, tmp_path):
     assert '67 images, 143 boxes, 0 error(s)' in log, log[-4000:]
     assert 'every image decodes' in log, log[-4000:]
     assert 'coco/bbox_mAP:' in log, log[-4000:]
+
+
+def test_missing_cards_annotations_name_the_prepare_step(tmp_path):
+    from mmdet_ohem.utils.data_check import missing_dataset_message
+    path = str(tmp_path / 'data' / 'cards' / 'instances_train.json')
+    message = missing_dataset_message(path, 'train_dataloader.dataset', None)
+    assert 'tools/data/prepare_cards.py' in message
+    assert str(tmp_path / 'data' / 'cards') in message

@@ -131,7 +131,8 @@ def _is_local(path: str) -> bool:
 
 
 def missing_raccoon_message(path: str, data_root: Optional[str]) -> str:
-    """What to tell a user of ``configs/benchmarks/raccoon/`` whose split is missing.
+    """What to tell a user of ``configs/benchmarks/raccoon/`` whose split is
+    missing.
 
     The split lists are written by ``tools/data/prepare_raccoon.py`` from the
     raccoon photos, which are not shipped: say which of the two is absent.
@@ -143,8 +144,9 @@ def missing_raccoon_message(path: str, data_root: Optional[str]) -> str:
     if data_root and osp.isdir(data_root):
         return f'Raccoon split not found at {split}. Write it: {prepare}'
     return (f'Raccoon split not found at {split}, nor the raccoon photos at '
-            f'{root}: configs/benchmarks/raccoon/ are end-to-end checks on real photos '
-            'that are not shipped with mmdet-ohem. Put the dataset there '
+            f'{root}: configs/benchmarks/raccoon/ are end-to-end checks on '
+            'real photos that are not shipped with mmdet-ohem. Put the '
+            'dataset there '
             f'(images/, annotations/) and run {prepare}, or {DEMO_HINT}')
 
 
@@ -157,6 +159,12 @@ def missing_dataset_message(path: str, where: str,
     if 'coco' in path.lower():
         return (f'COCO annotations not found at {path}. Put COCO 2017 under '
                 f'{root} (see mmdet docs) or {DEMO_HINT}')
+    if osp.basename(osp.dirname(osp.normpath(path))) == 'cards':
+        path = osp.realpath(path)  # the configs dir may be a link
+        return (f'Cards annotations not found at {path}: they are written '
+                'from the photos by python tools/data/prepare_cards.py '
+                f'--root $CARDS_ROOT --out {osp.dirname(path)}, or '
+                f'{DEMO_HINT}')
     if 'hard_negatives' in path:
         return (f'Annotations not found at {path}. Generate the dataset: '
                 'python tools/data/generate_hard_negatives.py --out '
