@@ -6,7 +6,7 @@
 # every candidate and select nothing by loss. So each stage keeps half of
 # what the one before it kept: 256 of the proposals, then 128, then 64 (the
 # paper's per-image budget); otherwise the entry mining
-# (../_base_/ohem_mining.py). Not yet measured on COCO.
+# (../_base_/ohem_mining.py). No committed COCO results (ohem/README.md).
 #
 # `rcnn` is a list of stages: mmengine merges a dict into a dict, never into
 # a list, so the list is the base's stages with their samplers replaced.

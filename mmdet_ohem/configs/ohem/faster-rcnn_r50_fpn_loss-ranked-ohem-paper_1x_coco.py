@@ -8,7 +8,7 @@
 #
 # The authors mined Selective Search proposals, which have no NMS of their
 # own. Faster R-CNN's RPN proposals already went through NMS at 0.7, so here
-# an NMS by loss at 0.7 removes almost nothing: the entry mining uses 0.5
+# an NMS by loss at 0.7 removes few: the entry mining uses 0.5
 # (docs/benchmark.md), and MiningStatsHook warns about this one.
 _base_ = '../faster_rcnn_ohem.py'
 

@@ -1,14 +1,13 @@
-# End-to-end checks on real photos: the embedded benchmark's tiny Faster
-# R-CNN (ResNet-18 at 1/4 width + FPN, from scratch) on the raccoon photos
+# Real photos: the embedded benchmark's tiny Faster R-CNN (ResNet-18 at 1/4
+# width + FPN, from scratch) on the raccoon photos
 # (200 JPEGs, PASCAL VOC XML, one class; MIT, github datitran/
 # raccoon_dataset), read in place. The photos are not shipped with
 # mmdet-ohem: point RACCOON_ROOT at their folder (tests skip without it)
 # and write the splits first:
 #     python tools/data/prepare_raccoon.py --root $RACCOON_ROOT
-# Trained from scratch on 160 photos for the benchmark's short schedule,
-# the detector's AP stays low; that is expected. The point is that the
-# mining runs on real images of varied sizes, not the number.
-# The two variants differ only in train_cfg.rcnn.sampler and roi_head.type.
+# Trained on the split's train photos (about four fifths), evaluated on its
+# val photos with COCO box AP. The variants differ only in
+# train_cfg.rcnn.sampler and roi_head.type.
 _base_ = '../hard_negatives/_base_faster-rcnn_r18-tiny_fpn_hard-negatives.py'
 
 # The photos' folder (images/, annotations/): RACCOON_ROOT, else
