@@ -103,7 +103,7 @@ def test_config_loads_and_builds(path):
 # The sampling variants of every benchmark set, as README's table lists.
 VARIANTS = ('random', 'mmdet-ohem', 'ohem', 'ohem-perlabel', 'ohem-agnostic',
             'ohem-paper')
-# The random share swept (issue 21): the entry mining but random_fraction.
+# The random share swept: the entry mining but random_fraction.
 SWEEP = ('ohem-rand0.25', 'ohem-rand0.75')
 
 

@@ -86,7 +86,8 @@ SETS = {
 REAL_SETS = ['bccd', 'raccoon', 'cards']
 MAIN = ['random', 'ohem']
 # Named runs: `make demo`, `make bench[-warm|-mmdet]`, `make ablations`,
-# and issue 21's panel (not a make target: about three hours).
+# and the 5-seed panel (not a make target: 70 trainings, several hours;
+# it resumes, so it can run in parts: docs/benchmark.md).
 PRESETS = {
     'demo':
     dict(sets=['synthetic'], variants=MAIN, seeds=[0], regimes=['scratch']),
