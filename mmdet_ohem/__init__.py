@@ -19,8 +19,10 @@ with stack_import_noise_silenced():
     apply_stack_fixes()
 
     from .hooks import MiningStatsHook, RNGStateHook
-    from .roi_heads import MiningResult, OHEMRoIHead
-    from .samplers import Candidates, LossRankedOHEMSampler, Picks
+    from .mining import MiningSettings, Selection, select_hard_examples
+    from .roi_heads import OHEMRoIHead
+    from .samplers import (Candidates, LossRankedOHEMSampler, MiningResult,
+                           Picks)
 
 CONFIGS = osp.join(osp.dirname(osp.abspath(__file__)), 'configs')
 
@@ -46,6 +48,7 @@ def config_path(name: str) -> str:
 
 __all__ = [
     '__version__', 'apply_stack_fixes', 'config_path', 'Candidates',
-    'LossRankedOHEMSampler', 'MiningResult', 'MiningStatsHook',
-    'OHEMRoIHead', 'Picks', 'RNGStateHook'
+    'LossRankedOHEMSampler', 'MiningResult', 'MiningSettings',
+    'MiningStatsHook', 'OHEMRoIHead', 'Picks', 'RNGStateHook', 'Selection',
+    'select_hard_examples'
 ]

@@ -18,7 +18,7 @@ from mmdet.structures.mask import BitmapMasks
 from mmengine.config import ConfigDict
 from mmengine.structures import InstanceData
 
-from mmdet_ohem.mining import select_hard_examples
+from mmdet_ohem.mining import MiningSettings, select_hard_examples
 from mmdet_ohem.testing import ohem_sampler, small_detector_cfg
 from helpers import IMG, NUM_CLASSES, roi_head_of
 
@@ -389,8 +389,9 @@ def test_boxes_at_negative_coordinates_stay_in_their_image():
     # moving RoI 2 onto RoI 0 (IoU 1): one image suppressing another's.
     boxes = torch.tensor([[-20., -20., 20., 20.], [0., 0., 30., 30.],
                           [-51., -51., -11., -11.]])
-    kept = select_hard_examples(torch.tensor([.9, .1, .5]), boxes,
-                                torch.tensor([0, 0, 1]), 4, nms_thr=0.7)
+    kept = select_hard_examples(
+        torch.tensor([.9, .1, .5]), boxes, torch.tensor([0, 0, 1]),
+        MiningSettings(4, nms_thr=0.7, nms_per_label=False)).kept
     assert kept.tolist() == [0, 1, 2]
 
 

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 from mmdet.structures.bbox import bbox_overlaps
 
-from mmdet_ohem.mining import nms_by_loss, select_hard_examples
+from mmdet_ohem.mining import MiningSettings, nms_by_loss, select_hard_examples
 
 SETTINGS = settings(
     max_examples=int(os.environ.get('OHEM_HYPOTHESIS_EXAMPLES', 200)),
@@ -25,6 +25,17 @@ SETTINGS = settings(
 
 NON_FINITE = (float('nan'), float('inf'), -float('inf'))
 BYTES_PER_ROI = 8
+
+
+def select(losses, boxes, img_inds, num, *, num_imgs=None, is_pos=None,
+           labels=None, random_scores=None, **settings):
+    """The kept indices of ``select_hard_examples`` with ``settings``' keys
+    as keywords; NMS per label when ``labels`` are given."""
+    settings.setdefault('nms_per_label', labels is not None)
+    return select_hard_examples(
+        losses, boxes, img_inds, MiningSettings(num, **settings),
+        num_imgs=num_imgs, is_pos=is_pos, labels=labels,
+        random_scores=random_scores).kept
 
 
 def decode(data, num_imgs):
@@ -105,8 +116,8 @@ def per_image(indices, img_inds, num_imgs):
 @given(rois(), num, nms_thr, st.sampled_from(['image', 'batch']))
 def test_picks_are_unique_in_range_and_finite(case, num, thr, scope):
     losses, boxes, img_inds, num_imgs, _ = case
-    kept = select_hard_examples(losses, boxes, img_inds, num, nms_thr=thr,
-                                scope=scope, num_imgs=num_imgs)
+    kept = select(losses, boxes, img_inds, num, nms_thr=thr,
+                  scope=scope, num_imgs=num_imgs)
     assert kept.dtype == torch.long and kept.dim() == 1
     picks = kept.tolist()
     assert len(set(picks)) == len(picks)
@@ -120,8 +131,9 @@ def test_image_scope_keeps_the_top_num_nms_survivors_of_each_image(
         case, num, thr):
     losses, boxes, img_inds, num_imgs, _ = case
     kept, num_after_nms = select_hard_examples(
-        losses, boxes, img_inds, num, nms_thr=thr, num_imgs=num_imgs,
-        return_num_after_nms=True)
+        losses, boxes, img_inds,
+        MiningSettings(num, nms_thr=thr, nms_per_label=False),
+        num_imgs=num_imgs)
     survivors = brute_survivors(losses, boxes, img_inds, thr)
     assert num_after_nms == len(survivors)
     if thr is not None:
@@ -147,8 +159,8 @@ def test_nms_per_label_keeps_the_top_num_survivors_of_each_image(
     losses, boxes, img_inds, num_imgs, is_pos = case
     # Two foreground labels (from the box's x1) and background (2).
     labels = torch.where(is_pos, (boxes[:, 0] * 4).long() % 2, 2)
-    kept = select_hard_examples(losses, boxes, img_inds, num, nms_thr=thr,
-                                num_imgs=num_imgs, labels=labels)
+    kept = select(losses, boxes, img_inds, num, nms_thr=thr,
+                  num_imgs=num_imgs, labels=labels)
     survivors = brute_survivors(losses, boxes, img_inds, thr, labels)
     expected = per_image(survivors, img_inds, num_imgs)
     assert kept.tolist() == [i for e in expected for i in e[:num]]
@@ -159,8 +171,8 @@ def test_nms_per_label_keeps_the_top_num_survivors_of_each_image(
                               st.floats(0.05, 1.0)))
 def test_no_two_picks_of_an_image_overlap_above_nms_thr(case, num, thr):
     losses, boxes, img_inds, num_imgs, _ = case
-    kept = select_hard_examples(losses, boxes, img_inds, num, nms_thr=thr,
-                                num_imgs=num_imgs)
+    kept = select(losses, boxes, img_inds, num, nms_thr=thr,
+                  num_imgs=num_imgs)
     iou = bbox_overlaps(boxes[kept], boxes[kept])
     same_img = img_inds[kept][:, None] == img_inds[kept][None]
     same_img.fill_diagonal_(False)
@@ -172,8 +184,8 @@ def test_no_two_picks_of_an_image_overlap_above_nms_thr(case, num, thr):
 def test_batch_scope_keeps_the_top_num_times_num_imgs_anywhere(
         case, num, thr):
     losses, boxes, img_inds, num_imgs, _ = case
-    kept = select_hard_examples(losses, boxes, img_inds, num, nms_thr=thr,
-                                scope='batch', num_imgs=num_imgs)
+    kept = select(losses, boxes, img_inds, num, nms_thr=thr,
+                  scope='batch', num_imgs=num_imgs)
     survivors = brute_survivors(losses, boxes, img_inds, thr)
     assert len(kept) == min(num * num_imgs, len(survivors))
     top = survivors[:num * num_imgs]
@@ -189,7 +201,7 @@ def test_batch_scope_keeps_the_top_num_times_num_imgs_anywhere(
 def test_quota_keeps_the_hardest_within_mmdets_bounds(
         case, num, thr, pos_fraction, neg_pos_ub, scope):
     losses, boxes, img_inds, num_imgs, is_pos = case
-    kept = select_hard_examples(
+    kept = select(
         losses, boxes, img_inds, num, nms_thr=thr, scope=scope,
         is_pos=is_pos, pos_fraction=pos_fraction, neg_pos_ub=neg_pos_ub,
         num_imgs=num_imgs)
@@ -223,10 +235,10 @@ def test_num_imgs_defaults_to_the_last_image_with_rois(case, num, thr):
     last = int(img_inds.max()) + 1 if len(img_inds) else 0
     for scope in ('image', 'batch'):
         assert torch.equal(
-            select_hard_examples(losses, boxes, img_inds, num, nms_thr=thr,
-                                 scope=scope),
-            select_hard_examples(losses, boxes, img_inds, num, nms_thr=thr,
-                                 scope=scope, num_imgs=last))
+            select(losses, boxes, img_inds, num, nms_thr=thr,
+                   scope=scope),
+            select(losses, boxes, img_inds, num, nms_thr=thr,
+                   scope=scope, num_imgs=last))
 
 
 def test_neg_pos_ub_bound_is_mmdets_int_in_float64():
@@ -236,7 +248,7 @@ def test_neg_pos_ub_bound_is_mmdets_int_in_float64():
     assert int(neg_pos_ub * num_pos) == 623
     n = num_pos + num_neg
     is_pos = torch.arange(n) < num_pos
-    kept = select_hard_examples(
+    kept = select(
         torch.arange(n, 0, -1).float(), torch.zeros(n, 4),
         torch.zeros(n, dtype=torch.long), 1000, nms_thr=None, is_pos=is_pos,
         pos_fraction=1., neg_pos_ub=neg_pos_ub)

@@ -6,6 +6,7 @@ import torch
 from mmdet.registry import MODELS, TASK_UTILS
 from mmdet.structures.bbox import bbox2roi
 
+from mmdet_ohem import LossRankedOHEMSampler
 from mmdet_ohem.testing import ohem_sampler, small_detector_cfg
 from helpers import NUM_CLASSES, build_roi_head, roi_head_of
 
@@ -77,10 +78,52 @@ def test_builds_only_under_a_roi_head():
 
 @pytest.mark.parametrize('key,value', [('num', 0), ('nms_thr', 0.),
                                        ('nms_thr', 2.), ('pos_fraction', -.1),
-                                       ('ranking', 'bbox')])
+                                       ('ranking', 'bbox'),
+                                       ('random_fraction', 1.),
+                                       ('random_pos_fraction', 1.5)])
 def test_bad_config_fails_at_build_naming_the_key(key, value):
     with pytest.raises(ValueError, match=f'`{key}`'):
         build_roi_head(ohem_sampler(**{key: value}))
+
+
+def test_random_pos_fraction_is_the_random_shares_quota(roi_batch):
+    x, proposals, samples = roi_batch
+
+    def positives(num=24, **kwargs):
+        head = build_roi_head(ohem_sampler(num, **kwargs), 'OHEMRoIHead')
+        torch.manual_seed(0)
+        picks = head.mine_hard_examples(
+            x, head.assign(copy.deepcopy(proposals), samples)).picks
+        return [len(p.pos_inds) for p in picks]
+
+    # The 12 hard picks per image are the same in every run (same weights);
+    # the 12 random ones take no positive at 0, all positives at 1 (each
+    # image has 24 or more positive candidates).
+    hard = positives(num=12)
+    assert positives(random_fraction=0.5, random_pos_fraction=0.) == hard
+    assert positives(random_fraction=0.5, random_pos_fraction=1.) == [
+        n + 12 for n in hard]
+    # Default: RandomSampler's 1:3, int(12 * 0.25) = 3 at most.
+    default = positives(random_fraction=0.5)
+    assert all(h <= d <= h + 3 for h, d in zip(hard, default))
+
+
+def test_drop_in_and_roi_head_mine_through_one_method(
+        roi_batch, monkeypatch):
+    x, proposals, samples = roi_batch
+    calls = []
+    mine = LossRankedOHEMSampler.mine
+
+    def spy(self, candidates, *args, **kwargs):
+        calls.append((type(self.context).__name__, len(candidates)))
+        return mine(self, candidates, *args, **kwargs)
+
+    monkeypatch.setattr(LossRankedOHEMSampler, 'mine', spy)
+    sample_all(build_roi_head(ohem_sampler(24)), x, proposals, samples)
+    head = build_roi_head(ohem_sampler(24), 'OHEMRoIHead')
+    head.readonly_pass = 'batch'
+    head.loss(x, copy.deepcopy(proposals), samples)
+    assert calls == [('StandardRoIHead', 1)] * 2 + [('OHEMRoIHead', 2)]
 
 
 def test_cascade_stage_uses_its_own_bbox_head():

@@ -1,3 +1,3 @@
-from .ohem_roi_head import MiningResult, OHEMRoIHead
+from .ohem_roi_head import OHEMRoIHead
 
-__all__ = ['MiningResult', 'OHEMRoIHead']
+__all__ = ['OHEMRoIHead']

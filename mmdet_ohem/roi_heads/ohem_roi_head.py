@@ -1,6 +1,7 @@
 """OHEM RoI head: readonly pass, mine the batch, train on the picks."""
 from contextlib import contextmanager, nullcontext
-from typing import Iterator, List, NamedTuple, Optional, Tuple
+from functools import partial
+from typing import Iterator, List, Optional, Tuple
 
 import torch
 from mmcv.ops import SyncBatchNorm as MMCVSyncBatchNorm
@@ -14,27 +15,8 @@ from mmdet.utils import InstanceList
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ..samplers import Candidates, LossRankedOHEMSampler
+from ..samplers import Candidates, LossRankedOHEMSampler, MiningResult
 from .roi_feature_replay import can_replay, replay_roi_features
-
-
-class MiningResult(NamedTuple):
-    """What :meth:`OHEMRoIHead.mine_hard_examples` mined from a batch.
-
-    ``feats`` and ``losses`` are in the order of
-    ``bbox2roi([p.priors for p in picks])``: per image the picked
-    positives, then the picked negatives, each by ascending candidate index.
-    """
-    picks: List[SamplingResult]
-    """The picks of each image, for the trainable pass."""
-    feats: Optional[Tensor]
-    """Their RoI features from the readonly pass (for
-    :func:`replay_roi_features`); ``None`` when the extractor cannot be
-    replayed or a shared head transforms them."""
-    losses: Tensor
-    """Their ranking losses."""
-    stats: dict
-    """The sampler's mining stats of the batch (``MiningStatsHook``)."""
 
 
 @MODELS.register_module()
@@ -45,13 +27,17 @@ class OHEMRoIHead(StandardRoIHead):
     Example Mining <https://arxiv.org/abs/1604.03540>`_, Fig. 2, for the
     whole batch at once:
 
-    1. assign every proposal (and gt box) of every image;
-    2. readonly pass: RoI features of all candidates are extracted once and
-       the bbox head runs on them under ``torch.no_grad`` (no autograd graph,
-       so the thousands of easy RoIs cost a forward pass only), for the
-       batch at once or image by image (``readonly_pass``);
-    3. per-RoI ranking loss (CE + smooth-L1), NMS by loss, top ``num`` per
-       image — all in ``train_cfg.sampler``, a ``LossRankedOHEMSampler``;
+    1. :meth:`assign` every proposal (and gt box) of every image: the
+       candidates (``LossRankedOHEMSampler.candidates``);
+    2. readonly pass (:meth:`mine_hard_examples`): RoI features of all
+       candidates are extracted once and the bbox head runs on them under
+       ``torch.no_grad`` (no autograd graph, so the thousands of easy RoIs
+       cost a forward pass only), for the batch at once or image by image
+       (``readonly_pass``);
+    3. mine: per-RoI ranking loss (CE + smooth-L1), NMS by loss, top
+       ``num`` per image: the policy of ``train_cfg.sampler``, a
+       ``LossRankedOHEMSampler``, whose ``mine`` runs steps 2-3 (its
+       drop-in ``sample`` runs the same code);
     4. trainable pass: ``StandardRoIHead.bbox_loss`` / ``mask_loss`` on the
        picks only, so the backbone gets gradients through them alone.
 
@@ -124,13 +110,15 @@ class OHEMRoIHead(StandardRoIHead):
         Returns:
             dict[str, Tensor]: Losses of the bbox (and mask) head.
         """
-        batch = self.assign(rpn_results_list, batch_data_samples)
-        mined = self.mine_hard_examples(x, batch)
+        # 1. Assign: the candidates of each image.
+        candidates = self.assign(rpn_results_list, batch_data_samples)
+        # 2-3. Readonly pass over them, ranked and picked by the sampler.
+        mined = self.mine_hard_examples(x, candidates)
         sampling_results = mined.picks
 
+        # 4. Trainable pass on the picks only. Their RoI features come from
+        # the readonly pass: only RoIAlign's backward runs for them here.
         losses = dict()
-        # The picks' RoI features come from the readonly pass: only
-        # RoIAlign's backward runs for them here.
         replay = nullcontext() if mined.feats is None else \
             replay_roi_features(
                 self.bbox_roi_extractor,
@@ -143,7 +131,7 @@ class OHEMRoIHead(StandardRoIHead):
         if self.with_mask:
             mask_results = self.mask_loss(
                 x, sampling_results if self.share_roi_extractor else
-                self.mask_positives(batch, sampling_results),
+                self.mask_positives(candidates, sampling_results),
                 bbox_results['bbox_feats'],
                 [sample.gt_instances for sample in batch_data_samples])
             losses.update(mask_results['loss_mask'])
@@ -175,11 +163,11 @@ class OHEMRoIHead(StandardRoIHead):
             rpn_results.priors = rpn_results.pop('bboxes')
             assign_results.append(
                 self.bbox_assigner.assign(rpn_results, gt, gt_ignore))
-        return self.bbox_sampler.batch_candidates(assign_results,
-                                                  rpn_results_list, gts)
+        return self.bbox_sampler.candidates(assign_results, rpn_results_list,
+                                            gts)
 
     def mask_positives(
-            self, batch: List[Candidates],
+            self, candidates: List[Candidates],
             picks: List[SamplingResult]) -> List[SamplingResult]:
         """The positives the mask branch trains on (see ``mask_num_pos``).
 
@@ -188,14 +176,14 @@ class OHEMRoIHead(StandardRoIHead):
         than the picked ones). No host sync: the counts are shapes.
 
         Args:
-            batch (list[Candidates]): Candidates of each image.
+            candidates (list[Candidates]): Candidates of each image.
             picks (list[SamplingResult]): The box picks of each image.
 
         Returns:
             list[SamplingResult]: Positives only, per image.
         """
         results = []
-        for cands, picked in zip(batch, picks):
+        for cands, picked in zip(candidates, picks):
             pos = cands.result.pos_inds
             num = max(min(self.mask_num_pos, len(pos)), len(picked.pos_inds))
             # Picked ones score above 1, the others at random below it.
@@ -239,8 +227,12 @@ class OHEMRoIHead(StandardRoIHead):
         return bbox_results
 
     def mine_hard_examples(self, x: Tuple[Tensor],
-                           batch: List[Candidates]) -> MiningResult:
+                           candidates: List[Candidates]) -> MiningResult:
         """Readonly pass over all candidates, then pick the hardest.
+
+        Each readonly group (the batch, or one image: ``readonly_pass``) is
+        mined by the sampler's ``mine`` (readonly pass, ``rank``, ``pick``)
+        with this head's ``_bbox_forward``.
 
         The readonly pass runs the heads in training mode (dropout as in
         training, as the paper's readonly network) under ``torch.no_grad``,
@@ -256,7 +248,7 @@ class OHEMRoIHead(StandardRoIHead):
 
         Args:
             x (tuple[Tensor]): Multi-level image features.
-            batch (list[Candidates]): Candidates of each image, from
+            candidates (list[Candidates]): Candidates of each image, from
                 :meth:`assign`.
 
         Returns:
@@ -265,41 +257,37 @@ class OHEMRoIHead(StandardRoIHead):
         """
         keep_feats = not self.with_shared_head and \
             can_replay(self.bbox_roi_extractor)
-        rois = bbox2roi([c.result.priors for c in batch])
-        picks, feats, losses, start = [], [], [], 0
+        # bbox2roi of the whole batch keeps each row's image index in x.
+        rois = bbox2roi([c.result.priors for c in candidates])
+        bbox_forward = partial(self._bbox_forward, x)
+        groups, start = [], 0
         with self.bbox_sampler.batch_stats(), \
                 frozen_running_stats(self.batch_norms):
-            for group in self._readonly_groups(x, batch):
-                cands = [batch[i] for i in group]
-                # bbox2roi of the whole batch keeps each row's image index.
+            for group in self._readonly_groups(x, candidates):
+                cands = [candidates[i] for i in group]
                 stop = start + sum(c.result.priors.shape[0] for c in cands)
-                group_rois, start = rois[start:stop], stop
-                with torch.no_grad():
-                    readonly = self._bbox_forward(x, group_rois)
-                    group_losses = self.bbox_sampler.rank(
-                        readonly['cls_score'], readonly['bbox_pred'],
-                        group_rois, cands)
-                group_picks = self.bbox_sampler.pick(cands, group_losses)
-                picks.extend(group_picks.results)
-                losses.append(group_losses[group_picks.rows])
-                if keep_feats:
-                    feats.append(readonly['bbox_feats'][group_picks.rows])
-                del readonly  # before the next image's features exist
+                groups.append(
+                    self.bbox_sampler.mine(cands, rois[start:stop],
+                                           bbox_forward, keep_feats))
+                start = stop
         return MiningResult(
-            picks=picks,
-            feats=torch.cat(feats) if keep_feats and feats else None,
-            losses=torch.cat(losses) if losses else rois.new_zeros(0),
+            picks=[p for g in groups for p in g.picks],
+            feats=torch.cat([g.feats for g in groups])
+            if keep_feats and groups else None,
+            losses=torch.cat([g.losses for g in groups])
+            if groups else rois.new_zeros(0),
             stats=dict(self.bbox_sampler.stats))
 
     def _readonly_groups(self, x: Tuple[Tensor],
-                         batch: List[Candidates]) -> List[range]:
+                         candidates: List[Candidates]) -> List[range]:
         """The images each readonly pass covers (see ``readonly_pass``)."""
         per_image = self.readonly_pass == 'image' or (
             self.readonly_pass == 'auto' and x[0].device.type == 'cpu')
-        if not batch or (per_image and self.bbox_sampler.scope == 'image'
-                         and not self.batch_norms):
-            return [range(i, i + 1) for i in range(len(batch))]
-        return [range(len(batch))]
+        if not candidates or (per_image
+                              and self.bbox_sampler.scope == 'image'
+                              and not self.batch_norms):
+            return [range(i, i + 1) for i in range(len(candidates))]
+        return [range(len(candidates))]
 
     @property
     def batch_norms(self) -> List[nn.Module]:

@@ -1,3 +1,4 @@
-from .loss_ranked_ohem_sampler import Candidates, LossRankedOHEMSampler, Picks
+from .loss_ranked_ohem_sampler import (Candidates, LossRankedOHEMSampler,
+                                       MiningResult, Picks)
 
-__all__ = ['Candidates', 'LossRankedOHEMSampler', 'Picks']
+__all__ = ['Candidates', 'LossRankedOHEMSampler', 'MiningResult', 'Picks']

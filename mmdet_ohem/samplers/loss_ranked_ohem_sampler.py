@@ -2,7 +2,8 @@
 import warnings
 from collections import Counter
 from contextlib import contextmanager
-from typing import Iterator, List, NamedTuple, Optional
+from functools import partial
+from typing import Callable, Iterator, List, NamedTuple, Optional
 
 import torch
 from mmdet.models.task_modules.assigners import AssignResult
@@ -14,7 +15,7 @@ from mmengine.logging import MessageHub
 from mmengine.structures import InstanceData
 from torch import Tensor
 
-from ..mining import check_mining_args, select_hard_examples
+from ..mining import MiningSettings, select_hard_examples
 from ..ranking import check_per_roi_losses, check_ranking, ranking_loss
 from ..utils.strict_keys import check_unknown_keys
 
@@ -41,7 +42,7 @@ class Candidates(NamedTuple):
 
 
 class Picks(NamedTuple):
-    """What :meth:`LossRankedOHEMSampler.pick` chose from a batch.
+    """What :meth:`LossRankedOHEMSampler.pick` chose from candidates.
 
     ``results`` are the picks of each image; ``rows`` index them in the
     candidates' ``bbox2roi`` rows, in the order of
@@ -51,6 +52,34 @@ class Picks(NamedTuple):
     """
     results: List[SamplingResult]
     rows: Tensor
+
+
+class MiningResult(NamedTuple):
+    """What :meth:`LossRankedOHEMSampler.mine` mined from candidates (and
+    ``OHEMRoIHead.mine_hard_examples`` from a batch).
+
+    ``feats`` and ``losses`` are in the order of
+    ``bbox2roi([p.priors for p in picks])``: per image the picked
+    positives, then the picked negatives, each by ascending candidate index.
+    """
+    picks: List[SamplingResult]
+    """The picks of each image, for the trainable pass."""
+    feats: Optional[Tensor]
+    """Their RoI features from the readonly pass (for
+    ``replay_roi_features``); ``None`` unless asked for (``OHEMRoIHead``
+    asks when its extractor can be replayed and no shared head transforms
+    them)."""
+    losses: Tensor
+    """Their ranking losses."""
+    stats: dict
+    """The sampler's mining stats (``MiningStatsHook``): of the batch so
+    far inside :meth:`LossRankedOHEMSampler.batch_stats`."""
+
+
+def _setting(key: str) -> property:
+    """A read-only view of ``settings.<key>``."""
+    return property(lambda self: getattr(self.settings, key),
+                    doc=f'``settings.{key}`` (read-only).')
 
 
 @TASK_UTILS.register_module()
@@ -63,18 +92,22 @@ class LossRankedOHEMSampler(BaseSampler):
     ``context``). What differs, each switchable for comparisons:
 
     - ``ranking='cls+bbox'``: RoIs are ranked by CE + box loss, not CE only;
-    - ``nms_thr=0.5``: NMS with the loss as score removes near-duplicates
-      (the paper's 0.7 assumed proposals without NMS of their own; RPN
-      proposals had NMS at 0.7, and 0.5 measured best), per image and per
-      label as in the authors' code (``nms_per_label``);
+    - ``nms_thr=0.5``: NMS with the loss as score removes near-duplicates,
+      per image and per label as in the authors' code (``nms_per_label``);
+      the paper's 0.7 assumed proposals without NMS of their own, while
+      RPN proposals come out of an NMS at 0.7 (docs/components.md);
     - ``pos_fraction=None``: no foreground quota (all candidates compete);
     - one readonly head pass over all candidates of the image instead of
       one for the positives and one for the negatives.
 
     With ``ranking='cls', nms_thr=None`` and a ``pos_fraction`` it picks
-    exactly what ``OHEMSampler`` picks. ``OHEMRoIHead`` uses
-    :meth:`candidates`, :meth:`rank` and :meth:`select` to mine the batch
-    without extracting the picks' RoI features a second time.
+    exactly what ``OHEMSampler`` picks. It is the mining policy: which RoIs
+    are candidates (:meth:`candidates`), how they rank (:meth:`rank`) and
+    which are kept (:meth:`pick`, by ``mining.select_hard_examples``).
+    :meth:`mine` runs the readonly pass, ranks and picks; :meth:`sample`
+    (for ``StandardRoIHead`` / ``CascadeRoIHead``, one image) and
+    ``OHEMRoIHead`` (the batch, without extracting the picks' RoI features
+    a second time) both mine through it.
 
     Args:
         num (int): RoIs kept per image (paper: B/N = 128/2 = 64).
@@ -92,16 +125,16 @@ class LossRankedOHEMSampler(BaseSampler):
         nms_per_label (bool): NMS by loss per image *and per label*
             (background a label of its own), as the authors' code does:
             a hard negative never suppresses a positive, nor a positive a
-            negative (default: the authors' rule, and part of the shipped
-            configs' mining, which measured best on real photos).
+            negative (default, and the shipped configs' setting).
             ``False``: class-agnostic NMS per image.
         random_fraction (float): Share of each image's ``num`` drawn at
-            random (``warmup_pos_fraction`` quota, RandomSampler's rule)
+            random (a ``random_pos_fraction`` quota, RandomSampler's rule)
             from the candidates the hard picks left. The shipped configs
-            use 0.5: on real photos it beat mining by loss alone (README,
-            Results). 0 (default), so that the sampler on its own mines as
-            the paper does, every pick by loss. The authors' code leaves
-            "e.g., sampling" as a way to explore.
+            use 0.5 (README, Results). 0 (default), so that the sampler on
+            its own mines as the paper does, every pick by loss. The
+            authors' code leaves "e.g., sampling" as a way to explore.
+        random_pos_fraction (float): Foreground quota of the random share.
+            Defaults to 0.25 (``RandomSampler``'s 1:3).
         warmup_iters (int): Training iterations (the runner's, so a resumed
             run continues the count) during which the picks are random, with
             a ``warmup_pos_fraction`` quota, as mmdet's ``RandomSampler``
@@ -126,14 +159,17 @@ class LossRankedOHEMSampler(BaseSampler):
                  scope: str = 'image',
                  nms_per_label: bool = True,
                  random_fraction: float = 0.,
+                 random_pos_fraction: float = 0.25,
                  warmup_iters: int = 0,
                  warmup_pos_fraction: float = 0.25,
                  **kwargs) -> None:
         check_unknown_keys(LossRankedOHEMSampler, kwargs, _FOREIGN_KEYS)
-        check_mining_args(num, nms_thr, pos_fraction, neg_pos_ub, scope)
-        if not 0 <= random_fraction < 1:
-            raise ValueError('`random_fraction` must be in [0, 1), got '
-                             f'{random_fraction!r}')
+        # Checks every mining key, naming a bad one.
+        self.settings = MiningSettings(
+            num=num, nms_thr=nms_thr, nms_per_label=nms_per_label,
+            scope=scope, pos_fraction=pos_fraction, neg_pos_ub=neg_pos_ub,
+            random_fraction=random_fraction,
+            random_pos_fraction=random_pos_fraction)
         if not 0 <= warmup_pos_fraction <= 1:
             raise ValueError('`warmup_pos_fraction` must be in [0, 1], got '
                              f'{warmup_pos_fraction!r}')
@@ -141,6 +177,10 @@ class LossRankedOHEMSampler(BaseSampler):
                 warmup_iters, int) or warmup_iters < 0:
             raise ValueError('`warmup_iters` must be an int >= 0, got '
                              f'{warmup_iters!r}')
+        # The warm-up picks as RandomSampler's: random scores, its quota.
+        self.warmup_settings = MiningSettings(
+            num=num, nms_thr=None, nms_per_label=False,
+            pos_fraction=warmup_pos_fraction)
         check_ranking(ranking)
         super().__init__(num, pos_fraction, neg_pos_ub, add_gt_as_proposals)
         if context is None or not hasattr(context, '_bbox_forward'):
@@ -152,12 +192,7 @@ class LossRankedOHEMSampler(BaseSampler):
         self.context = context
         self.stage = getattr(context, 'current_stage', None)
         self.ranking = ranking
-        self.nms_thr = nms_thr
-        self.scope = scope
-        self.nms_per_label = nms_per_label
-        self.random_fraction = random_fraction
         self.warmup_iters = warmup_iters
-        self.warmup_pos_fraction = warmup_pos_fraction
         self.stats: dict = {}
         self._batch_totals: Optional[Counter] = None
         self._warned_non_finite = False
@@ -165,37 +200,28 @@ class LossRankedOHEMSampler(BaseSampler):
         self.num_malformed = 0
         check_per_roi_losses(self.bbox_head, ranking)
 
+    # The mining keys read as the config named them, from the settings
+    # (read-only: the settings are built and checked once).
+    nms_thr = _setting('nms_thr')
+    nms_per_label = _setting('nms_per_label')
+    scope = _setting('scope')
+    random_fraction = _setting('random_fraction')
+    random_pos_fraction = _setting('random_pos_fraction')
+
     @property
     def bbox_head(self):
         """The bbox head this sampler ranks for (its stage's in a cascade)."""
         head = self.context.bbox_head
         return head if self.stage is None else head[self.stage]
 
-    def candidates(self, assign_result: AssignResult,
-                   pred_instances: InstanceData,
-                   gt_instances: InstanceData) -> Candidates:
-        """All positives and negatives of one image, gt boxes first.
-
-        Args:
-            assign_result (AssignResult): Assignment of the priors.
-            pred_instances (InstanceData): Has ``priors`` (proposals).
-            gt_instances (InstanceData): Has ``bboxes`` and ``labels``.
-
-        Returns:
-            Candidates: Every non-ignored, well-formed RoI of the image.
-        """
-        return self.batch_candidates([assign_result], [pred_instances],
-                                     [gt_instances])[0]
-
-    def batch_candidates(
-            self, assign_results: List[AssignResult],
-            pred_instances: List[InstanceData],
-            gt_instances: List[InstanceData]) -> List[Candidates]:
-        """:meth:`candidates` of each image of a batch, with one host sync.
+    def candidates(self, assign_results: List[AssignResult],
+                   pred_instances: List[InstanceData],
+                   gt_instances: List[InstanceData]) -> List[Candidates]:
+        """All positives and negatives of each image, gt boxes first.
 
         Each image's rows are split into positives, negatives and ignored
-        ones by one sort over the batch and one read of the counts,
-        instead of two ``nonzero`` calls (two syncs) per image.
+        ones by one sort over the batch and one read of the counts (one
+        host sync), instead of two ``nonzero`` calls (two syncs) per image.
 
         Args:
             assign_results (list[AssignResult]): Assignment of each image.
@@ -258,21 +284,21 @@ class LossRankedOHEMSampler(BaseSampler):
         return batch
 
     def rank(self, cls_score: Tensor, bbox_pred: Optional[Tensor],
-             rois: Tensor, batch: List[Candidates]) -> Tensor:
-        """Per-RoI ranking loss of the candidates of a batch.
+             rois: Tensor, candidates: List[Candidates]) -> Tensor:
+        """Per-RoI ranking loss of the candidates.
 
         Args:
             cls_score (Tensor): Readonly-pass class scores of ``rois``.
             bbox_pred (Tensor, optional): Readonly-pass box deltas.
             rois (Tensor): ``bbox2roi`` of the candidates' priors.
-            batch (list[Candidates]): Candidates of each image.
+            candidates (list[Candidates]): Candidates of each image.
 
         Returns:
             Tensor: Loss of each RoI, shape (len(rois), ).
         """
         head = self.bbox_head
         labels, _, bbox_targets, bbox_weights = head.get_targets(
-            [c.result for c in batch], _TARGETS_CFG)
+            [c.result for c in candidates], _TARGETS_CFG)
         # In float32 whatever the autocast dtype: float16 losses tie (and
         # overflow) where the ranking needs them apart.
         return ranking_loss(
@@ -293,35 +319,59 @@ class LossRankedOHEMSampler(BaseSampler):
         it = MessageHub.get_current_instance().get_info('iter')
         return it is not None and it < self.warmup_iters
 
-    def select(self, batch: List[Candidates],
-               losses: Tensor) -> List[SamplingResult]:
-        """Keep the hardest candidates of each image (see ``mining.py``).
+    def mine(self,
+             candidates: List[Candidates],
+             rois: Tensor,
+             bbox_forward: Callable[[Tensor], dict],
+             keep_feats: bool = False) -> MiningResult:
+        """Readonly pass over the candidates, :meth:`rank`, :meth:`pick`.
+
+        The one mining path: :meth:`sample` runs it for an image,
+        ``OHEMRoIHead.mine_hard_examples`` for each readonly group of a
+        batch.
 
         Args:
-            batch (list[Candidates]): Candidates of each image.
-            losses (Tensor): Their ranking losses, in ``rois`` order.
+            candidates (list[Candidates]): Candidates of each image.
+            rois (Tensor): ``bbox2roi`` rows of their priors, with the image
+                index ``bbox_forward``'s features have them at.
+            bbox_forward (callable): ``rois -> dict`` with ``cls_score``,
+                ``bbox_pred`` (and ``bbox_feats``): the RoI head's
+                ``_bbox_forward`` on its features. Run under
+                ``torch.no_grad``.
+            keep_feats (bool): Also return the picks' RoI features.
 
         Returns:
-            list[SamplingResult]: The picks of each image, for the
-            trainable pass.
+            MiningResult: The picks, their ranking losses (and readonly RoI
+            features) and the stats.
         """
-        return self.pick(batch, losses).results
+        with torch.no_grad():
+            readonly = bbox_forward(rois)
+            losses = self.rank(readonly['cls_score'], readonly['bbox_pred'],
+                               rois, candidates)
+        picks = self.pick(candidates, losses)
+        return MiningResult(
+            picks=picks.results,
+            feats=readonly['bbox_feats'][picks.rows] if keep_feats else None,
+            losses=losses[picks.rows],
+            stats=dict(self.stats))
 
-    def pick(self, batch: List[Candidates], losses: Tensor) -> Picks:
-        """:meth:`select`, also returning where the picks' rows are.
+    def pick(self, candidates: List[Candidates], losses: Tensor) -> Picks:
+        """Keep the hardest candidates of each image.
 
+        ``mining.select_hard_examples`` decides, with :attr:`settings` (or
+        :attr:`warmup_settings` and random scores during the warm-up).
         The whole batch costs one host sync beyond ``mining.py``'s: the
         per-image pick counts, the stats and the non-finite count are read
         together.
 
         Args:
-            batch (list[Candidates]): Candidates of each image.
+            candidates (list[Candidates]): Candidates of each image.
             losses (Tensor): Their ranking losses, in ``rois`` order.
 
         Returns:
             Picks: The picks of each image and their rows.
         """
-        results = [c.result for c in batch]
+        results = [c.result for c in candidates]
         sizes = [len(r.pos_inds) + len(r.neg_inds) for r in results]
         boxes = get_box_tensor(cat_boxes([r.priors for r in results]))
         img_inds = torch.cat([
@@ -337,30 +387,25 @@ class LossRankedOHEMSampler(BaseSampler):
             # Non-finite-loss RoIs keep their score: still never picked.
             scores = torch.where(torch.isfinite(losses),
                                  torch.rand_like(losses), losses)
-            kept, num_after_nms = select_hard_examples(
-                scores, boxes,
-                img_inds, self.num, nms_thr=None, is_pos=is_pos,
-                pos_fraction=self.warmup_pos_fraction, num_imgs=len(batch),
-                return_num_after_nms=True)
+            selection = select_hard_examples(
+                scores, boxes, img_inds, self.warmup_settings,
+                num_imgs=len(candidates), is_pos=is_pos)
         else:
-            kept, num_after_nms = select_hard_examples(
-                losses, boxes, img_inds, self.num, nms_thr=self.nms_thr,
-                scope=self.scope, is_pos=is_pos,
-                pos_fraction=self.pos_fraction, neg_pos_ub=self.neg_pos_ub,
-                num_imgs=len(batch), return_num_after_nms=True,
+            settings = self.settings
+            selection = select_hard_examples(
+                losses, boxes, img_inds, settings, num_imgs=len(candidates),
+                is_pos=is_pos,
                 labels=self._nms_labels(results)
-                if self.nms_per_label else None,
-                random_fraction=self.random_fraction,
+                if settings.nms_per_label else None,
                 random_scores=torch.rand_like(losses)
-                if self.random_fraction else None,
-                random_pos_fraction=self.warmup_pos_fraction)
+                if settings.num_random else None)
         # Candidate rows are ordered by image, positives before negatives
         # and by prior index inside each: sorted rows are bbox2roi order.
-        rows = kept.sort()[0]
+        rows = selection.kept.sort()[0]
         groups = 2 * img_inds[rows] + (~is_pos[rows]).long()
         finite = torch.isfinite(losses)
         numbers = torch.cat([
-            torch.bincount(groups, minlength=2 * len(batch)).double(),
+            torch.bincount(groups, minlength=2 * len(candidates)).double(),
             torch.stack([
                 losses[rows].double().sum(),
                 torch.where(finite, losses.double(),
@@ -372,13 +417,13 @@ class LossRankedOHEMSampler(BaseSampler):
         loss_picked, loss_all, num_finite = numbers[-3:]
         self._warn_non_finite(losses.numel() - int(num_finite))
         self._record_stats(
-            candidates=losses.numel(), after_nms=num_after_nms,
+            candidates=losses.numel(), after_nms=selection.num_after_nms,
             picked=rows.numel(), picked_pos=sum(counts[0::2]),
             loss_picked=loss_picked, loss_all=loss_all,
-            finite=int(num_finite), imgs=len(batch))
+            finite=int(num_finite), imgs=len(candidates))
 
         picked, chunks, start = [], rows.split(counts), 0
-        for i, c in enumerate(batch):
+        for i, c in enumerate(candidates):
             num_pos = len(c.result.pos_inds)
             pos_inds = c.result.pos_inds[chunks[2 * i] - start]
             neg_inds = c.result.neg_inds[chunks[2 * i + 1] - start - num_pos]
@@ -416,22 +461,20 @@ class LossRankedOHEMSampler(BaseSampler):
         """
         if feats is None:
             raise ValueError(f'{type(self).__name__}.sample needs `feats`')
-        cands = self.candidates(assign_result, pred_instances, gt_instances)
-        rois = bbox2roi([cands.result.priors])
-        with torch.no_grad():
-            if self.stage is None:
-                out = self.context._bbox_forward(feats, rois)
-            else:
-                out = self.context._bbox_forward(self.stage, feats, rois)
-            losses = self.rank(out['cls_score'], out['bbox_pred'], rois,
-                               [cands])
-        return self.select([cands], losses)[0]
+        candidates = self.candidates([assign_result], [pred_instances],
+                                     [gt_instances])
+        if self.stage is None:
+            forward = partial(self.context._bbox_forward, feats)
+        else:
+            forward = partial(self.context._bbox_forward, self.stage, feats)
+        rois = bbox2roi([candidates[0].result.priors])
+        return self.mine(candidates, rois, forward).picks[0]
 
     def _sample_pos(self, *args, **kwargs):
-        raise NotImplementedError('ranked jointly in `select`')
+        raise NotImplementedError('ranked jointly in `pick`')
 
     def _sample_neg(self, *args, **kwargs):
-        raise NotImplementedError('ranked jointly in `select`')
+        raise NotImplementedError('ranked jointly in `pick`')
 
     def _warn_malformed(self, num: int) -> None:
         """Warn once per sampler that malformed candidates are dropped."""
@@ -456,9 +499,9 @@ class LossRankedOHEMSampler(BaseSampler):
 
     @contextmanager
     def batch_stats(self) -> Iterator[None]:
-        """Make :attr:`stats` cover every :meth:`select` call in the block.
+        """Make :attr:`stats` cover every :meth:`pick` call in the block.
 
-        ``OHEMRoIHead`` selects image by image (to hold one image's RoI
+        ``OHEMRoIHead`` may mine image by image (to hold one image's RoI
         features at a time); the stats are still the batch's.
         """
         self._batch_totals = Counter()
