@@ -7,7 +7,7 @@ PY := $(if $(VIRTUAL_ENV),$(VIRTUAL_ENV)/bin/python,$(VENV)/bin/python)
 install:  ## the pinned stack in .venv (or the active virtualenv)
 	bash tools/install.sh
 
-test:  ## THE test command: the default suite (CPU, a few minutes)
+test:  ## THE test command: the default suite (CPU, ~11 min on 2 cores)
 	$(PY) -m pytest -q -m 'not slow' tests
 
 test-dist:  ## the multi-process (torchrun, gloo) tests, marked slow
@@ -20,7 +20,7 @@ demo:  ## the embedded set: random vs OHEM, seed 0, table + PNG in work_dirs/dem
 	@test -x $(PY) || $(MAKE) install
 	$(PY) tools/analysis/run_bench.py --preset demo --work-dir work_dirs/demo --out work_dirs/demo --against docs/results
 
-bench:  ## README's scratch rows: every set (BCCD_ROOT, RACCOON_ROOT, CARDS_ROOT) x 3 seeds, random vs ours -> docs/results, README
+bench:  ## README's scratch rows: every set (BCCD_ROOT, RACCOON_ROOT, CARDS_ROOT) x 5 seeds, random vs ours -> docs/results, README
 	@test -x $(PY) || $(MAKE) install
 	$(PY) tools/analysis/run_bench.py --preset bench --out docs/results
 	$(PY) tools/analysis/render_results.py
@@ -30,7 +30,7 @@ bench-warm:  ## README's warm-start rows: the same from a random-sampling checkp
 	$(PY) tools/analysis/run_bench.py --preset bench-warm --out docs/results
 	$(PY) tools/analysis/render_results.py
 
-bench-mmdet:  ## README's mmdet OHEMSampler column: the real sets x 3 seeds, scratch
+bench-mmdet:  ## mmdet's OHEMSampler on the real sets x 3 seeds, scratch (a comparison row of docs/results.md)
 	@test -x $(PY) || $(MAKE) install
 	$(PY) tools/analysis/run_bench.py --preset bench-mmdet --out docs/results
 	$(PY) tools/analysis/render_results.py

@@ -23,6 +23,9 @@ from mmdet_ohem.testing import ohem_sampler, small_detector_cfg
 from helpers import IMG, NUM_CLASSES, roi_head_of
 
 HEADS = ('StandardRoIHead', 'OHEMRoIHead')
+# Mining by loss alone, and the shipped mining (half the picks at random).
+MININGS = pytest.mark.parametrize(
+    'mining', [dict(), dict(random_fraction=0.5)], ids=['by-loss', 'shipped'])
 # A narrow RoI head (16 feature channels, 64-d FCs) keeps each step cheap.
 CHANNELS = 16
 
@@ -125,10 +128,11 @@ def no_proposals():
 # --- empty images -----------------------------------------------------------
 
 
+@MININGS
 @pytest.mark.parametrize('head_type', HEADS)
-def test_image_without_gt_gets_only_background(batch, head_type):
+def test_image_without_gt_gets_only_background(batch, head_type, mining):
     x, proposals, samples = batch
-    head = build_head(ohem_sampler(24), head_type)
+    head = build_head(ohem_sampler(24, **mining), head_type)
     losses, picks = train_step(head, x, proposals,
                                [without_gt(samples[0]), samples[1]])
     assert counts(picks)[0] == (0, 24)
@@ -137,10 +141,12 @@ def test_image_without_gt_gets_only_background(batch, head_type):
     assert losses['loss_bbox'] > 0  # image 1's positives
 
 
+@MININGS
 @pytest.mark.parametrize('head_type', HEADS)
-def test_batch_without_gt_has_zero_but_finite_box_loss(batch, head_type):
+def test_batch_without_gt_has_zero_but_finite_box_loss(
+        batch, head_type, mining):
     x, proposals, samples = batch
-    head = build_head(ohem_sampler(24), head_type)
+    head = build_head(ohem_sampler(24, **mining), head_type)
     losses, picks = train_step(head, x, proposals,
                                [without_gt(s) for s in samples])
     assert counts(picks) == [(0, 24), (0, 24)]
@@ -149,10 +155,11 @@ def test_batch_without_gt_has_zero_but_finite_box_loss(batch, head_type):
     assert losses['loss_cls'] > 0
 
 
+@MININGS
 @pytest.mark.parametrize('head_type', HEADS)
-def test_image_without_proposals_mines_its_gt_boxes(batch, head_type):
+def test_image_without_proposals_mines_its_gt_boxes(batch, head_type, mining):
     x, proposals, samples = batch
-    head = build_head(ohem_sampler(24), head_type)
+    head = build_head(ohem_sampler(24, **mining), head_type)
     losses, picks = train_step(head, x, [no_proposals(), proposals[1]],
                                samples)
     # Image 0's only candidates are its 2 gt boxes: both picked, positive.
