@@ -84,8 +84,11 @@ def syncs_of_a_step(monkeypatch, num_imgs, sampler, with_hook):
     ohem_sampler(num=24),
     ohem_sampler(num=24, nms_thr=0.5, nms_per_label=True),
     ohem_sampler(num=24, nms_thr=None, pos_fraction=0.25, neg_pos_ub=3),
+    # the shipped mining: per-label NMS and the random share
+    ohem_sampler(num=24, nms_thr=0.5, nms_per_label=True,
+                 random_fraction=0.5),
 ],
-                         ids=['paper', 'per-label', 'quota'])
+                         ids=['by-loss', 'per-label', 'quota', 'shipped'])
 def test_syncs_per_step_do_not_grow_with_images(monkeypatch, sampler,
                                                 with_hook):
     counts = [
