@@ -14,6 +14,46 @@ DOCS = {
 }
 
 
+BCCD = 'configs/benchmarks/bccd/faster-rcnn_r18-tiny_fpn_{}_bccd.py'
+# A metafile as written by hand: a comment, a COCO model, a stale result,
+# and a result of a config no committed run has used.
+METAFILE = f"""# kept
+Collections:
+  - Name: OHEM
+
+Models:
+  - Name: coco
+    In Collection: OHEM
+    Config: configs/faster_rcnn_ohem.py
+    Metadata:
+      Training Data: COCO
+
+  - Name: ohem
+    Config: {BCCD.format('ohem')}
+    Metadata:
+      Iterations: 800
+    Results:
+      - Task: Object Detection
+        Dataset: BCCD
+        Metrics:
+          box AP: 1.0
+
+  # the paper's NMS
+  - Name: paper
+    Config: {BCCD.format('ohem-paper')}
+    Results:
+      - Task: Object Detection
+        Dataset: BCCD
+        Metrics:
+          box AP: 2.0
+    Metadata:
+      Iterations: 800
+"""
+PAPER_RESULTS = ('    Results:\n      - Task: Object Detection\n'
+                 '        Dataset: BCCD\n        Metrics:\n'
+                 '          box AP: 2.0\n')
+
+
 @pytest.fixture(scope='module')
 def render():
     return load_tool('analysis/render_results')
@@ -49,17 +89,24 @@ def _repo(tmp_path):
     readme = tmp_path / 'README.md'
     readme.write_text('a\n<!-- results:start -->\nold\n<!-- results:end -->'
                       '\nb\n')
+    # configs/ohem/'s two files: never the repository's own here.
+    (tmp_path / 'ohem_README.md').write_text(
+        '# OHEM\n<!-- ohem-results:start -->\n<!-- ohem-results:end -->\n')
+    (tmp_path / 'metafile.yml').write_text(METAFILE)
     args = [
         '--results',
         str(results), '--readme',
         str(readme), '--docs',
-        str(tmp_path)
+        str(tmp_path), '--ohem-readme',
+        str(tmp_path / 'ohem_README.md'), '--metafile',
+        str(tmp_path / 'metafile.yml')
     ]
     return results, readme, args
 
 
 def test_committed_docs_are_rendered(render):
-    """README, docs/results.md, docs/benchmark.md and docs/results/*.md."""
+    """README, docs/results.md, docs/benchmark.md, docs/results/*.md and
+    configs/ohem/'s README and metafile."""
     assert render.main(['--check']) == 0
 
 
@@ -174,6 +221,80 @@ def test_check_fails_on_a_stale_readme_and_docs(render, tmp_path):
         _run('random', s, 10. + s) for s in range(3)
     ] + [_run('ohem', s, 9.) for s in range(3)])
     assert render.main(args + ['--check']) == 1
+
+
+def test_ohem_readme_rows_link_configs_and_hand_computed_ci(
+        render, tmp_path):
+    # As test_row_ci_and_verdict_hand_computed: Δs 1..5, CI [+1.0, +5.0].
+    runs = [_run('random', s, 40. + s) for s in range(5)]
+    runs += [_run('ohem', s, 41. + 2 * s) for s in range(5)]
+    runs += [_run('ohem-batch', s, 30.) for s in range(2)]
+    _write(tmp_path, 'bccd', 'scratch', runs)
+    _write(tmp_path, 'bccd', 'warm', [_run('ohem', 0, 50.)])
+    lines = render.render_ohem_readme(render.load(str(tmp_path))).split('\n')
+    link = '../benchmarks/bccd/faster-rcnn_r18-tiny_fpn_{}_bccd.py'
+    rows = [line for line in lines if line.startswith('| BCCD')]
+    assert rows == [
+        f'| BCCD | [random]({link.format("random")}) | scratch | 5 | 42.0 '
+        '|  |',
+        f'| BCCD | [ohem]({link.format("ohem")}) | scratch | 5 | 45.0 | '
+        '+3.0 [+1.0, +5.0] |',
+        # No random run in warm: nothing to pair with.
+        f'| BCCD | [ohem]({link.format("ohem")}) | warm | 1 † | 50.0 | '
+        '– (no seed paired) |',
+        # Paired on its 2 seeds: Δs 30 - 40 and 30 - 41.
+        '| BCCD | ohem-batch (no config) | scratch | 2 † | 30.0 | '
+        '-10.5 [-16.9, -4.1] |',
+    ]
+    # The configs left: on BCCD those not run, on cards (none run) all.
+    missing = next(line for line in lines if line.startswith('- BCCD: '))
+    assert f'[mmdet-ohem]({link.format("mmdet-ohem")})' in missing
+    assert '[ohem]' not in missing and '[random]' not in missing
+    assert '- playing cards: every variant ([configs/benchmarks/cards/]' \
+        '(../benchmarks/cards/))' in lines
+
+
+def test_metafile_results_are_rendered_in_place(render, tmp_path):
+    _write(tmp_path, 'bccd', 'scratch', [
+        _run('random', s, 10.) for s in range(3)
+    ] + [_run('ohem', s, 20. + s) for s in range(3)])
+    # A warm run is no model's Results.
+    _write(tmp_path, 'bccd', 'warm', [_run('ohem-paper', 0, 9.)])
+    cells = render.load(str(tmp_path))
+    text = render.render_metafile(METAFILE, cells)
+    # The stale 1.0 is the mean of the committed seeds, ohem-paper (no
+    # scratch run) loses its Results, and the rest stays as written.
+    assert PAPER_RESULTS in METAFILE
+    assert text == METAFILE.replace('box AP: 1.0', 'box AP: 21.0').replace(
+        PAPER_RESULTS, '')
+    assert 'Results' not in render.render_metafile(METAFILE, [])
+    # Rendering its own output changes nothing.
+    assert render.render_metafile(text, cells) == text
+
+
+def test_check_fails_on_stale_configs_ohem_files(render, tmp_path):
+    results, _, args = _repo(tmp_path)
+    _write(results, 'bccd', 'scratch', [
+        _run('random', s, 10. + s) for s in range(3)
+    ] + [_run('ohem', s, 12. + s) for s in range(3)])
+    assert render.main(args) == 0
+    assert render.main(args + ['--check']) == 0
+    metafile, readme = tmp_path / 'metafile.yml', tmp_path / 'ohem_README.md'
+    assert 'box AP: 13.0' in metafile.read_text()
+    assert '| 3 † | 13.0 | +2.0 [+2.0, +2.0] |' in readme.read_text()
+    for path, old, new in ((metafile, 'box AP: 13.0', 'box AP: 13.1'),
+                           (readme, '| 13.0 |', '| 13.1 |')):
+        text = path.read_text()
+        path.write_text(text.replace(old, new))
+        assert render.main(args + ['--check']) == 1
+        path.write_text(text)
+    # New seeds committed, not rendered: stale.
+    _write(results, 'bccd', 'scratch', [
+        _run('random', s, 10. + s) for s in range(5)
+    ] + [_run('ohem', s, 12. + s) for s in range(5)])
+    assert render.main(args + ['--check']) == 1
+    assert render.main(args) == 0
+    assert 'box AP: 14.0' in metafile.read_text()
 
 
 def test_schema_1_is_refused(render, tmp_path):

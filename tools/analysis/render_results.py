@@ -15,7 +15,13 @@ benchmark.py --json``). Targets, each between its markers:
   per-seed Δs and interval, comparison rows included, and
   ``<!-- speed:start/end -->``: the speed tables;
 * docs/benchmark.md, ``<!-- speed:start/end -->``;
-* ``docs/results/<set>_<regime>.md``: the cell's detail table, whole.
+* ``docs/results/<set>_<regime>.md``: the cell's detail table, whole;
+* configs/ohem/README.md, ``<!-- ohem-results:start/end -->``: one row per
+  set, variant and regime with committed runs (its config linked, n, mean
+  box AP, the mean Δ to random with its 95 % CI), the commits, and the
+  benchmark configs no run has used yet;
+* configs/ohem/metafile.yml: the ``Results`` of each benchmark model (the
+  scratch mean box AP); its hand-written rest is kept as it is.
 
     python tools/analysis/render_results.py            # rewrite them
     python tools/analysis/render_results.py --check    # exit 1 if stale
@@ -24,6 +30,7 @@ import argparse
 import glob
 import json
 import os.path as osp
+import re
 import statistics
 import sys
 from dataclasses import dataclass, field
@@ -36,6 +43,8 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 RESULTS = ('<!-- results:start -->', '<!-- results:end -->')
 DETAIL = ('<!-- results-detail:start -->', '<!-- results-detail:end -->')
 SPEED = ('<!-- speed:start -->', '<!-- speed:end -->')
+OHEM_RESULTS = ('<!-- ohem-results:start -->', '<!-- ohem-results:end -->')
+CONFIGS = osp.join(ROOT, 'mmdet_ohem', 'configs')
 SETS = {
     'synthetic': 'synthetic (embedded)',
     'bccd': 'BCCD (real, 3 classes)',
@@ -56,6 +65,17 @@ LABELS = {
     'ohem-perlabel': 'ohem-perlabel (all by loss, NMS per label)',
     'ohem-paper': 'ohem-paper (NMS 0.7 per label)',
 }
+# Each set's benchmark configs, as tools/analysis/run_bench.py names them
+# (configs/benchmarks/<folder>/faster-rcnn_r18-tiny_fpn_<variant>_<tag>.py),
+# and its name in configs/ohem/ (README's table, the metafile's Dataset).
+BENCH = {
+    'synthetic': ('hard_negatives', 'hard-negatives',
+                  'hard negatives (synthetic)'),
+    'bccd': ('bccd', 'bccd', 'BCCD'),
+    'raccoon': ('raccoon', 'raccoon', 'raccoon'),
+    'cards': ('cards', 'cards', 'playing cards'),
+}
+BENCH_PREFIX = 'faster-rcnn_r18-tiny_fpn_'
 # Rows with fewer seeds are marked: the protocol asks for >= 5.
 MIN_SEEDS = 5
 MARK = '†'
@@ -349,6 +369,156 @@ def cell_file(cell: Cell) -> str:
             f'seeds.\n\n{render_cell(cell)}\n')
 
 
+# --- configs/ohem/ ---------------------------------------------------------
+
+
+def bench_config(set_name: str, variant: str) -> str:
+    """The benchmark config of ``variant`` on a set, relative to configs/."""
+    folder, tag, _ = BENCH[set_name]
+    return f'benchmarks/{folder}/{BENCH_PREFIX}{variant}_{tag}.py'
+
+
+def bench_variants(set_name: str, configs: str = CONFIGS) -> List[str]:
+    """The variants a set ships a config for, sorted."""
+    head, tail = osp.join(configs, bench_config(set_name, '*')).split('*')
+    return sorted(p[len(head):-len(tail)]
+                  for p in glob.glob(f'{head}*{tail}'))
+
+
+def _config_link(set_name: str, variant: str, configs: str) -> str:
+    """The variant linked to its config, relative to configs/ohem/; plain
+    where no config is shipped (a variant run before it was one)."""
+    path = bench_config(set_name, variant)
+    if not osp.isfile(osp.join(configs, path)):
+        return f'{variant} (no config)'
+    return f'[{variant}](../{path})'
+
+
+def render_ohem_readme(cells: Sequence[Cell], configs: str = CONFIGS) -> str:
+    """configs/ohem/README.md's block: every benchmark set, variant and
+    regime with committed runs, then the configs with none."""
+    lines = [
+        f'Box AP (COCO mAP, %): mean over the committed seeds. {CI_NOTE}',
+        '', '| set | variant (config) | regime | n | box AP '
+        '| mean Δ to random [95 % CI] |', '|---|---|---|---:|---:|---:|'
+    ]
+    bench = [c for c in cells if c.set in BENCH]
+    dropped, few = [], False
+    for set_name in dict.fromkeys(c.set for c in bench):
+        group = [c for c in bench if c.set == set_name]
+        variants: List[str] = []
+        for cell in group:
+            variants += [v for v in cell.variants() if v not in variants]
+        for variant in variants:
+            for cell in group:
+                if variant not in cell.values:
+                    continue
+                values = list(cell.values[variant].values())
+                few |= len(values) < MIN_SEEDS
+                delta = ''
+                if variant != BASELINE:
+                    comp = compare([cell], variant)
+                    delta = '– (no seed paired)' if comp is None else \
+                        _ci(comp.ci) + ('' if comp.ci.n == len(values) else
+                                        f' (n={comp.ci.n})')
+                    for short, seed in comp.dropped if comp else []:
+                        dropped.append(f'{short} {variant} seed {seed}')
+                lines.append(
+                    f'| {BENCH[set_name][2]} | '
+                    f'{_config_link(set_name, variant, configs)} | '
+                    f'{cell.regime} | {_n(len(values))} | '
+                    f'{statistics.fmean(values):.1f} | {delta} |')
+    notes = [f'{MARK} fewer than {MIN_SEEDS} seeds.'] if few else []
+    if dropped:
+        notes.append('Dropped from the Δs: ' + '; '.join(dropped) +
+                     ' (run by only one of random and the variant: not '
+                     'paired).')
+    notes.append(
+        provenance_note([r for c in bench for r in c.runs],
+                        sum(c.superseded for c in bench)))
+    lines += ['', ' '.join(notes), '',
+              'Benchmark configs no committed run has used yet:', '']
+    for set_name, (folder, _, title) in BENCH.items():
+        ran = {v for c in bench if c.set == set_name for v in c.values}
+        if not ran:
+            lines.append(f'- {title}: every variant '
+                         f'([configs/benchmarks/{folder}/]'
+                         f'(../benchmarks/{folder}/))')
+            continue
+        missing = [v for v in bench_variants(set_name, configs)
+                   if v not in ran]
+        lines.append(f'- {title}: ' + (', '.join(
+            _config_link(set_name, v, configs)
+            for v in missing) if missing else 'none'))
+    return '\n'.join(lines)
+
+
+def metafile_results(config: str,
+                     cells: Sequence[Cell]) -> Optional[List[str]]:
+    """The ``Results`` lines of a metafile model: the scratch mean box AP
+    of its benchmark config; None where no run of it is committed."""
+    for cell in cells:
+        if cell.regime != 'scratch' or cell.set not in BENCH:
+            continue
+        head, tail = ('configs/' + bench_config(cell.set, '*')).split('*')
+        variant = config[len(head):-len(tail)]
+        if not (config.startswith(head) and config.endswith(tail)
+                and variant in cell.values):
+            continue
+        mean = statistics.fmean(cell.values[variant].values())
+        return [
+            '    Results:', '      - Task: Object Detection',
+            f'        Dataset: {BENCH[cell.set][2]}', '        Metrics:',
+            f'          box AP: {mean:.1f}'
+        ]
+    return None
+
+
+def render_metafile(text: str, cells: Sequence[Cell]) -> str:
+    """``text`` (metafile.yml) with each model's ``Results`` rendered.
+
+    Only the ``Results`` blocks change (a model's block ends with it): the
+    rest, comments and layout included, stays as written by hand.
+    """
+    lines = text.split('\n')
+    out: List[str] = []
+    model: List[str] = []
+
+    def flush() -> None:
+        # Drop the old Results: its line and everything indented under it.
+        kept, skip = [], False
+        for line in model:
+            if line.rstrip() == '    Results:':
+                skip = True
+                continue
+            indent = len(line) - len(line.lstrip())
+            if skip and line.strip() and indent > 4:
+                continue
+            skip = False
+            kept.append(line)
+        config = next((m.group(1) for m in (
+            re.match(r'^    Config:\s*(\S+)', line) for line in kept) if m),
+                      None)
+        results = metafile_results(config, cells) if config else None
+        if results:
+            # After the model's last key, before blank lines and the
+            # comments that head the next model.
+            end = max(i for i, line in enumerate(kept)
+                      if line.strip() and not line.lstrip().startswith('#'))
+            end += 1
+            kept[end:end] = results
+        out.extend(kept)
+        model.clear()
+
+    for line in lines:
+        if line.startswith('  - Name:') or not line.startswith(' ') and \
+                line.strip() and model:
+            flush()
+        (model if model or line.startswith('  - Name:') else out).append(line)
+    flush()
+    return '\n'.join(out)
+
+
 # --- speed ---------------------------------------------------------------
 
 
@@ -431,6 +601,8 @@ def targets(args: argparse.Namespace) -> Dict[str, str]:
             (DETAIL, render_detail(cells)), (SPEED, speed)
         ],
         osp.join(args.docs, 'benchmark.md'): [(SPEED, speed)],
+        args.ohem_readme: [(OHEM_RESULTS,
+                            render_ohem_readme(cells, args.configs))],
     }
     out = {}
     for path, parts in blocks.items():
@@ -439,6 +611,8 @@ def targets(args: argparse.Namespace) -> Dict[str, str]:
         for markers, block in parts:
             text = replace_block(text, block, markers)
         out[path] = text
+    with open(args.metafile) as f:
+        out[args.metafile] = render_metafile(f.read(), cells)
     for cell in cells:
         out[osp.splitext(cell.path)[0] + '.md'] = cell_file(cell)
     return out
@@ -453,6 +627,16 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         default=osp.join(ROOT, 'docs'),
         help='folder of results.md and benchmark.md')
     parser.add_argument(
+        '--configs',
+        default=CONFIGS,
+        help='configs/: where the benchmark configs are looked up')
+    parser.add_argument(
+        '--ohem-readme',
+        help='configs/ohem/README.md (default: under --configs)')
+    parser.add_argument(
+        '--metafile',
+        help='configs/ohem/metafile.yml (default: under --configs)')
+    parser.add_argument(
         '--variant',
         default=ENTRY,
         help="README's column beside 'random' (the entry config's mining)")
@@ -460,7 +644,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--check',
         action='store_true',
         help='only check that every rendered file is up to date')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.ohem_readme = args.ohem_readme or osp.join(args.configs, 'ohem',
+                                                    'README.md')
+    args.metafile = args.metafile or osp.join(args.configs, 'ohem',
+                                              'metafile.yml')
+    return args
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
