@@ -291,13 +291,27 @@ def test_a_rerun_replaces_its_variant_and_seed_only(bench, tmp_path):
         bench.load_results(str(path), 'bccd', 'scratch')
 
 
-def test_summary_pairs_deltas_by_seed(bench):
-    results = dict(set='bccd', regime='scratch', metric='bbox_mAP',
-                   runs=[rec('random', 0, 40.), rec('random', 1, 50.),
-                         rec('ohem', 0, 42.5), rec('ohem', 1, 49.)])
-    table = bench.format_summary(results)
-    assert '| random | 40.0 | 50.0 | 45.0 ± 7.1 |  |  |' in table
-    assert '| ohem | 42.5 | 49.0 | 45.8 ± 4.6 | +2.5 / -1.0 | +0.8 |' in table
+def test_summary_is_the_renderers_table(bench, tmp_path, monkeypatch):
+    """A run's <set>_<regime>.md is what render_results writes for the
+    committed file: one table, per-seed deltas paired by seed."""
+    records = [rec('random', 0, 40.), rec('random', 1, 50.),
+               rec('ohem', 0, 42.5), rec('ohem', 1, 49.)]
+    monkeypatch.setattr(bench, 'has_data', lambda set_key: True)
+    monkeypatch.setattr(bench, 'prepare_data', lambda *args: None)
+    monkeypatch.setattr(bench, 'compare', lambda *args, **kwargs: None)
+    monkeypatch.setattr(
+        bench, 'run_jobs', lambda jobs, n, fn: {
+            job: next(r for r in records
+                      if (r['variant'], r['seed']) == (job.variant, job.seed))
+            for job in jobs
+        })
+    out = tmp_path / 'out'
+    bench.main(['--sets', 'bccd', '--variants', 'random', 'ohem', '--seeds',
+                '0', '1', '--regimes', 'scratch', '--work-dir',
+                str(tmp_path / 'w'), '--out', str(out)])
+    table = (out / 'bccd_scratch.md').read_text()
+    assert 's0 +2.5, s1 -1.0' in table
+    assert table.count('| random') == 1 and table.count('| ohem') == 1
 
 
 def test_warm_starts_come_from_the_scratch_random_runs(bench):
@@ -364,7 +378,8 @@ def test_main_writes_the_results_and_frames_the_demo(bench, tmp_path,
     assert [(r['variant'], r['seed']) for r in results['runs']] == [
         ('random', 0), ('ohem', 0)]
     text = capsys.readouterr().out
-    assert '| ohem | 23.0 | 23.0 ± – | +7.0 | +7.0 |' in text
+    assert ('| ohem (entry config) | 1 † | 23.0 ± 0.0 | s0 +7.0 | +7.0 |'
+            in text)
     assert 'random, seed 0: yours 16.0 | committed seed 0: 15.0' in text
     assert 'ohem, seed 0: yours 23.0' in text
     # random 16 in 15-17; ohem 23 above 18-22; Δ +7 above +3 to +5

@@ -34,7 +34,7 @@ from mmdet_ohem.utils.provenance import environment
 
 def cell_values(results: dict, variant: str) -> Dict[int, float]:
     """``{seed: metric}`` of a variant in a results file (the last record
-    of a seed wins, as in ``run_bench.format_summary``)."""
+    of a seed wins, as in render_results.Cell)."""
     values = {}
     for run in results['runs']:
         value = (run.get('metrics') or {}).get(results['metric'])

@@ -45,7 +45,6 @@ import glob
 import json
 import os
 import os.path as osp
-import statistics
 import subprocess
 import sys
 import threading
@@ -57,6 +56,7 @@ from typing import Callable, Dict, List, NamedTuple, Optional, Sequence
 
 from compare import AP_METRICS, compare, load_work_dir, metric_value
 from mmengine.config import Config
+from render_results import Cell, cell_file
 
 from mmdet_ohem.utils.provenance import environment, file_sha256
 
@@ -505,43 +505,6 @@ def merge_records(results: dict,
     return dict(results, runs=runs)
 
 
-def format_summary(results: dict) -> str:
-    """Markdown: per-seed values, mean ± std, paired deltas to random
-    (one record per (variant, seed): the last one in the file)."""
-    metric = results['metric']
-    table: Dict[str, Dict[int, float]] = {}
-    for run in results['runs']:
-        value = (run.get('metrics') or {}).get(metric)
-        table.setdefault(run['variant'], {})
-        if value is not None:
-            table[run['variant']][run['seed']] = value
-    seeds = sorted({s for values in table.values() for s in values})
-    base = table.get(BASELINE, {})
-    lines = [
-        f"### {results['set']}, {results['regime']}: {metric} (%)", '',
-        '| variant | ' + ' | '.join(f'seed {s}' for s in seeds) +
-        ' | mean ± std | Δ to random per seed | mean Δ |',
-        '|---|' + '---:|' * (len(seeds) + 3)
-    ]
-    for variant, values in table.items():
-        got = [values[s] for s in seeds if s in values]
-        cells = [f'{values[s]:.1f}' if s in values else '–' for s in seeds]
-        mean = f'{statistics.fmean(got):.1f} ± ' + (
-            f'{statistics.stdev(got):.1f}' if len(got) > 1 else '–') \
-            if got else '–'
-        deltas = [values[s] - base[s] if s in values and s in base else None
-                  for s in seeds]
-        shown = [d for d in deltas if d is not None]
-        delta_cells = mean_delta = ''
-        if variant != BASELINE:
-            delta_cells = ' / '.join('–' if d is None else f'{d:+.1f}'
-                                     for d in deltas)
-            mean_delta = f'{statistics.fmean(shown):+.1f}' if shown else '–'
-        lines.append(f'| {variant} | ' + ' | '.join(cells) +
-                     f' | {mean} | {delta_cells} | {mean_delta} |')
-    return '\n'.join(lines)
-
-
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument(
@@ -667,9 +630,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         with open(stem + '.json', 'w') as f:
             json.dump(results, f, indent=2)
             f.write('\n')
-        table = format_summary(results)
+        # The same table render_results.py writes for a committed file.
+        table = cell_file(Cell(set_key, regime, results['metric'],
+                               results['runs'], path=stem + '.json'))
         with open(stem + '.md', 'w') as f:
-            f.write(table + '\n')
+            f.write(table)
         print(table, flush=True)
         # Every metric and the loss curves, seeds grouped.
         compare([j.work_dir for j in jobs], [j.variant for j in jobs],
