@@ -160,8 +160,8 @@ def write_record(job, bench, ap=20.0):
     for path in job.outputs:
         open(path, 'w').close()
     with open(osp.join(job.work_dir, bench.RECORD), 'w') as f:
-        json.dump(dict(variant=job.variant, seed=job.seed,
-                       metrics=dict(bbox_mAP=ap)), f)
+        json.dump(dict(variant=job.variant, seed=job.seed, config=job.config,
+                       options=job.options, metrics=dict(bbox_mAP=ap)), f)
 
 
 def test_a_job_with_a_complete_record_is_not_run_again(bench, tmp_path,
@@ -185,6 +185,10 @@ def test_a_job_with_a_complete_record_is_not_run_again(bench, tmp_path,
     # a warm start whose checkpoint is gone is run again
     os.remove(warm0.outputs[0])
     assert warm0.record() is None
+    # a record of other options (another --iters) is not this job's
+    assert random0.record() is not None
+    random0.options = random0.options + ['train_cfg.max_iters=100']
+    assert random0.record() is None
 
 
 def test_a_failed_run_stops_the_others(bench, tmp_path):
@@ -281,6 +285,12 @@ def test_a_rerun_replaces_its_variant_and_seed_only(bench, tmp_path):
                                keep_other_commits=True)
     assert [(r['seed'], r['commit'][0]) for r in kept['runs']
             if r['variant'] == 'ohem'] == [(0, 'a'), (0, 'b'), (1, 'a')]
+    # the new record comes last of its seed (the tables take the last),
+    # whatever the commits' hashes
+    older = dict(results, runs=[rec('ohem', 0, 1., 'b' * 40)])
+    newer = bench.merge_records(older, [rec('ohem', 0, 2., 'a' * 40)],
+                                keep_other_commits=True)
+    assert [r['metrics']['bbox_mAP'] for r in newer['runs']] == [1., 2.]
     # the same commit is replaced even when asked to keep other commits
     same = bench.merge_records(results, [rec('ohem', 0, 47.)],
                                keep_other_commits=True)

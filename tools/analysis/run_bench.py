@@ -218,13 +218,21 @@ class Job:
         ] + self.options
 
     def record(self) -> Optional[dict]:
-        """The complete record in the work dir, else ``None``."""
+        """The complete record in the work dir, else ``None``.
+
+        A record of another config or other options (``--iters``, another
+        warm start) is not this job's: the job runs again (records written
+        before they held the options are taken as they are).
+        """
         path = osp.join(self.work_dir, RECORD)
         if not osp.isfile(path) or not all(
                 osp.isfile(p) for p in self.outputs):
             return None
         with open(path) as f:
             record = json.load(f)
+        if (record.get('config'), record.get('options', self.options)) != (
+                self.config, self.options):
+            return None
         if self.regime == 'warm-start':  # not evaluated
             return record
         metrics = record.get('metrics') or {}
@@ -263,6 +271,7 @@ def make_record(job: Job, wall_s: float, env: dict) -> dict:
         config=job.config,
         config_dump=_rel(dump) if osp.isfile(dump) else None,
         config_sha256=file_sha256(dump) if osp.isfile(dump) else None,
+        options=job.options,
         **env,
         wall_s=round(wall_s, 1),
         iters=int(train[-1]['iter']) if train else None,
@@ -499,9 +508,11 @@ def merge_records(results: dict,
         return rec is None or (keep_other_commits
                                and old.get('commit') != rec.get('commit'))
 
+    # A stable sort: a kept older record stays before the new one of its
+    # (variant, seed), which the tables then take.
     runs = [r for r in results['runs'] if kept(r)] + list(new.values())
     runs.sort(key=lambda r: (r['variant'] != BASELINE, r['variant'],
-                             r['seed'], r.get('commit') or ''))
+                             r['seed']))
     return dict(results, runs=runs)
 
 
