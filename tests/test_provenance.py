@@ -44,6 +44,12 @@ def test_clean_then_dirty(repo):
     git(repo, 'checkout', '--', 'a.py')
     (repo / 'new_config.py').write_text('y = 1\n')  # untracked code counts
     assert provenance.git_state(str(repo)) == (head, True)
+    (repo / 'new_config.py').unlink()
+    # results a run wrote (the outputs folder) do not make the code dirty
+    (repo / 'results').mkdir()
+    (repo / 'results' / 'bccd_scratch.json').write_text('{}')
+    assert provenance.git_state(str(repo)) == (head, True)
+    assert provenance.git_state(str(repo), ['results']) == (head, False)
 
 
 def test_outside_a_repository(tmp_path):

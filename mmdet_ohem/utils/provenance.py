@@ -13,7 +13,7 @@ import importlib.metadata
 import os
 import platform
 import subprocess
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 # Results key -> distribution name.
 DISTRIBUTIONS = (('torch', 'torch'), ('mmcv', 'mmcv'), ('mmdet', 'mmdet'),
@@ -31,11 +31,17 @@ def _git(root: str, *args: str) -> Optional[str]:
     return out.stdout
 
 
-def git_state(root: str) -> Tuple[Optional[str], Optional[bool]]:
+def git_state(root: str,
+              outputs: Sequence[str] = ()
+              ) -> Tuple[Optional[str], Optional[bool]]:
     """The commit checked out in ``root`` and whether the tree differs.
 
     Args:
         root (str): A folder inside a git work tree.
+        outputs (Sequence[str]): Folders (relative to ``root``) of results
+            the runs themselves write, left out of the dirty check: a
+            results file written by the run before does not change what
+            runs.
 
     Returns:
         tuple: ``(commit, dirty)``: the 40-hex ``HEAD`` and whether any
@@ -47,7 +53,8 @@ def git_state(root: str) -> Tuple[Optional[str], Optional[bool]]:
     commit = _git(root, 'rev-parse', 'HEAD')
     if commit is None:
         return None, None
-    status = _git(root, 'status', '--porcelain')
+    status = _git(root, 'status', '--porcelain', '--', '.',
+                  *(f':(exclude){path}' for path in outputs))
     return commit.strip(), None if status is None else bool(status.strip())
 
 
@@ -84,20 +91,23 @@ def file_sha256(path: str) -> str:
     return digest.hexdigest()
 
 
-def environment(root: str, threads: Optional[int] = None) -> dict:
+def environment(root: str,
+                threads: Optional[int] = None,
+                outputs: Sequence[str] = ()) -> dict:
     """The provenance fields of a run record that do not depend on the run.
 
     Args:
         root (str): The repository the run's code comes from.
         threads (int, optional): Threads the training used; default:
             ``OMP_NUM_THREADS`` if set, else the CPU count.
+        outputs (Sequence[str]): See :func:`git_state`.
 
     Returns:
         dict: ``commit``, ``dirty``, ``versions``, ``cpu``, ``threads``,
         ``hostname_hash`` (always ``None``: no host name leaves the
         machine).
     """
-    commit, dirty = git_state(root)
+    commit, dirty = git_state(root, outputs)
     if threads is None:
         threads = int(os.environ.get('OMP_NUM_THREADS') or os.cpu_count()
                       or 1)
