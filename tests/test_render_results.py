@@ -159,8 +159,9 @@ def test_missing_seed_is_dropped_and_said(render, tmp_path):
     # Paired: seeds 0 and 1 only (Δ 1, 2); 14 and 99 never meet.
     assert '| raccoon (real, 1 class), scratch | 2 † | 11.0 | 12.5 | ' \
         '+1.5 [-4.9, +7.9] | no measurable difference |' in block
-    assert 'Dropped: raccoon scratch seeds 2, 3 (run by only one of ' \
-        'random and ohem: not paired, left out).' in block
+    assert 'Dropped: raccoon scratch seeds 2, 3 (not paired: run by only ' \
+        'one of random and ohem, or by the two from different commits; ' \
+        'left out).' in block
     cell = render.render_cell(cells[0])
     # The variant's own 3 runs, and the CI of its 2 paired ones.
     assert '| ohem (entry config) | 3 † | 41.3 ± 50.0 | s0 +1.0, s1 +2.0 | ' \
@@ -168,16 +169,35 @@ def test_missing_seed_is_dropped_and_said(render, tmp_path):
     assert 'Dropped: raccoon scratch seeds 2, 3' in cell
 
 
+def test_runs_of_different_commits_are_not_paired(render, tmp_path):
+    # seed 0: both from commit a; seed 1: random reran at b, ohem legacy
+    _write(tmp_path, 'raccoon', 'scratch', [
+        _run('random', 0, 10., 'a' * 40),
+        _run('random', 1, 12., 'b' * 40),
+        _run('ohem', 0, 13., 'a' * 40),
+        _run('ohem', 1, 99., legacy=True)
+    ])
+    cells = render.load(str(tmp_path))
+    comp = render.compare(cells, 'ohem')
+    assert comp.ci.values == (3.0, )
+    assert comp.seeds == [('raccoon scratch', 0)]
+    assert comp.dropped == [('raccoon scratch', 1)]
+    assert 'Dropped: raccoon scratch seed 1' in render.render_cell(cells[0])
+
+
 def test_commit_mixing_is_said(render, tmp_path):
+    # each pair of one commit, the table of two commits and legacy runs
     runs = [
         _run('random', 0, 10., 'a' * 40),
-        _run('ohem', 0, 12., 'b' * 40),
-        _run('random', 1, 11., 'a' * 40),
-        _run('ohem', 1, 12., None, legacy=True)
+        _run('ohem', 0, 12., 'a' * 40),
+        _run('random', 1, 11., 'b' * 40),
+        _run('ohem', 1, 12., 'b' * 40),
+        _run('random', 2, 11., None, legacy=True),
+        _run('ohem', 2, 13., None, legacy=True)
     ]
     _write(tmp_path, 'bccd', 'scratch', runs)
     block = render.render_readme(render.load(str(tmp_path)))
-    assert ('Runs: 3 runs from commits aaaaaaa, bbbbbbb (mixed); 1 legacy '
+    assert ('Runs: 4 runs from commits aaaaaaa, bbbbbbb (mixed); 2 legacy '
             'runs without provenance (schema 1, migrated: no commit, '
             'config or versions recorded).') in block
     one = render.provenance_note([_run('random', 0, 1., 'c' * 40)])

@@ -210,12 +210,18 @@ def compare(cells: Sequence[Cell], variant: str) -> Optional[Comparison]:
         if variant not in cell.values or BASELINE not in cell.values:
             continue
         pairs = paired_deltas(cell.values[BASELINE], cell.values[variant])
-        base += [cell.values[BASELINE][s] for s in pairs.seeds]
-        other += [cell.values[variant][s] for s in pairs.seeds]
-        seeds += [(cell.short, s) for s in pairs.seeds]
-        dropped += [(cell.short, s) for s in pairs.dropped]
-        runs += [cell.used[v][s] for s in pairs.seeds
-                 for v in (BASELINE, variant)]
+        # A pair is two runs of one commit (or two legacy runs): a Δ
+        # across code versions or machines measures those too.
+        same = [
+            s for s in pairs.seeds if cell.used[BASELINE][s].get('commit') ==
+            cell.used[variant][s].get('commit')
+        ]
+        base += [cell.values[BASELINE][s] for s in same]
+        other += [cell.values[variant][s] for s in same]
+        seeds += [(cell.short, s) for s in same]
+        dropped += [(cell.short, s) for s in sorted(
+            set(pairs.dropped) | set(pairs.seeds) - set(same))]
+        runs += [cell.used[v][s] for s in same for v in (BASELINE, variant)]
     if not seeds:
         return None
     deltas = [o - b for o, b in zip(other, base)]
@@ -226,9 +232,10 @@ def _dropped_note(dropped: Sequence[Tuple[str, int]], variant: str) -> str:
     by_cell: Dict[str, List[str]] = {}
     for cell, seed in dropped:
         by_cell.setdefault(cell, []).append(str(seed))
-    return '; '.join(f'{cell} seed{"s" if len(s) > 1 else ""} '
-                     f'{", ".join(s)}' for cell, s in by_cell.items()) + \
-        f' (run by only one of random and {variant}: not paired, left out)'
+    seeds = '; '.join(f'{cell} seed{"s" if len(s) > 1 else ""} '
+                      f'{", ".join(s)}' for cell, s in by_cell.items())
+    return (f'{seeds} (not paired: run by only one of random and {variant},'
+            ' or by the two from different commits; left out)')
 
 
 def pools(cells: Sequence[Cell]) -> List[Tuple[str, List[Cell]]]:
