@@ -25,7 +25,7 @@ import xml.etree.ElementTree as ET
 from collections import Counter, defaultdict
 from typing import Dict, List, NamedTuple, Optional, Sequence, TextIO, Tuple
 
-from .data_check import (DEFAULT_LOADERS, iter_leaf_datasets,
+from .data_check import (DEFAULT_LOADERS, _is_local, iter_leaf_datasets,
                          iter_loader_datasets)
 
 ERROR = 'error'
@@ -99,10 +99,6 @@ def _box_filter(pipeline) -> Optional[dict]:
         if step.get('by_box', True):
             return step
     return None
-
-
-def _is_local(path: str) -> bool:
-    return '://' not in path
 
 
 # ------------------------------------------------------------------- COCO --
