@@ -302,13 +302,9 @@ def test_only_the_fragment_writes_the_sampler_out():
 
 
 def mining_defaults() -> dict:
-    """The selection rule's defaults: its settings object's fields, or the
-    keyword defaults of ``select_hard_examples`` where it takes them."""
-    settings = getattr(mining, 'MiningSettings', None)
-    if settings is not None:
-        return {f.name: f.default for f in dataclasses.fields(settings)}
-    return {k: p.default for k, p in inspect.signature(
-        mining.select_hard_examples).parameters.items()}
+    """The selection rule's defaults: its settings object's fields."""
+    return {f.name: f.default for f in dataclasses.fields(
+        mining.MiningSettings)}
 
 
 def test_code_defaults_are_the_fragments_mining_by_loss():
@@ -326,6 +322,10 @@ def test_code_defaults_are_the_fragments_mining_by_loss():
         k: fragment[k] for k in keys}
     assert sampler['random_fraction'].default == \
         mining['random_fraction'] == 0.
+    # Every mining key the sampler takes defaults as the rule does.
+    for key, default in mining.items():
+        if key in sampler and default is not dataclasses.MISSING:
+            assert sampler[key].default == default, key
     doc = ' '.join(LossRankedOHEMSampler.__doc__.split())
     assert 'shipped configs use 0.5' in doc
     assert 'so that the sampler on its own mines as the paper does' in doc
