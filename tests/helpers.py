@@ -22,6 +22,7 @@ from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
 from mmengine.structures import InstanceData
 
+from mmdet_ohem.mining import MiningSettings, select_hard_examples
 from mmdet_ohem.testing import small_detector_cfg
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -77,6 +78,17 @@ def batch_of(num_imgs: int) -> tuple:
             InstanceData(bboxes=boxes, scores=torch.rand(len(boxes),
                                                          generator=g)))
     return x, proposals, samples
+
+
+def select(losses, boxes, img_inds, num, *, num_imgs=None, is_pos=None,
+           labels=None, random_scores=None, **settings):
+    """The kept indices of ``select_hard_examples`` with ``settings``' keys
+    as keywords; NMS per label when ``labels`` are given."""
+    settings.setdefault('nms_per_label', labels is not None)
+    return select_hard_examples(
+        losses, boxes, img_inds, MiningSettings(num, **settings),
+        num_imgs=num_imgs, is_pos=is_pos, labels=labels,
+        random_scores=random_scores).kept
 
 
 def build_roi_head(sampler: dict, head_type: str = 'StandardRoIHead',

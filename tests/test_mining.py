@@ -4,23 +4,13 @@ import torch
 
 from mmdet_ohem.mining import (MiningSettings, Selection, draw_random,
                                nms_by_loss, select_hard_examples)
+from helpers import select
 
 # Image 0: A and A' overlap at IoU ~0.95, C is apart. Image 1: D, E, F apart.
 BOXES = torch.tensor([[0, 0, 10, 10], [0, 0, 10, 10.5], [20, 20, 30, 30],
                       [0, 0, 10, 10], [40, 40, 50, 50], [0, 0, 5, 5.]])
 LOSSES = torch.tensor([.1, .9, .5, .8, .3, .7])
 IMGS = torch.tensor([0, 0, 0, 1, 1, 1])
-
-
-def select(losses, boxes, img_inds, num, *, num_imgs=None, is_pos=None,
-           labels=None, random_scores=None, **settings):
-    """The kept indices of ``select_hard_examples`` with ``settings``' keys
-    as keywords; NMS per label when ``labels`` are given."""
-    settings.setdefault('nms_per_label', labels is not None)
-    return select_hard_examples(
-        losses, boxes, img_inds, MiningSettings(num, **settings),
-        num_imgs=num_imgs, is_pos=is_pos, labels=labels,
-        random_scores=random_scores).kept
 
 
 def test_highest_losses_win_per_image():

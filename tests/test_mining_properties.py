@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from mmdet.structures.bbox import bbox_overlaps
 
 from mmdet_ohem.mining import MiningSettings, nms_by_loss, select_hard_examples
+from helpers import select
 
 SETTINGS = settings(
     max_examples=int(os.environ.get('OHEM_HYPOTHESIS_EXAMPLES', 200)),
@@ -25,17 +26,6 @@ SETTINGS = settings(
 
 NON_FINITE = (float('nan'), float('inf'), -float('inf'))
 BYTES_PER_ROI = 8
-
-
-def select(losses, boxes, img_inds, num, *, num_imgs=None, is_pos=None,
-           labels=None, random_scores=None, **settings):
-    """The kept indices of ``select_hard_examples`` with ``settings``' keys
-    as keywords; NMS per label when ``labels`` are given."""
-    settings.setdefault('nms_per_label', labels is not None)
-    return select_hard_examples(
-        losses, boxes, img_inds, MiningSettings(num, **settings),
-        num_imgs=num_imgs, is_pos=is_pos, labels=labels,
-        random_scores=random_scores).kept
 
 
 def decode(data, num_imgs):
