@@ -8,7 +8,8 @@ from helpers import load_tool
 
 DOCS = {
     'results.md': ('# r\n<!-- results-detail:start -->\n'
-                   '<!-- results-detail:end -->\n<!-- speed:start -->\n'
+                   '<!-- results-detail:end -->\n<!-- sweep:start -->\n'
+                   '<!-- sweep:end -->\n<!-- speed:start -->\n'
                    '<!-- speed:end -->\n'),
     'benchmark.md': 'b\n<!-- speed:start -->\nold\n<!-- speed:end -->\n',
 }
@@ -185,8 +186,9 @@ def test_runs_of_different_commits_are_not_paired(render, tmp_path):
     assert 'Dropped: raccoon scratch seed 1' in render.render_cell(cells[0])
 
 
-def test_commit_mixing_is_said(render, tmp_path):
-    # each pair of one commit, the table of two commits and legacy runs
+def test_commit_mixing_is_said_and_legacy_runs_left_out(render, tmp_path):
+    # each pair of one commit, the table of two commits; legacy runs carry
+    # no provenance, so no number of theirs is shown (seed 2's Δ of 2).
     runs = [
         _run('random', 0, 10., 'a' * 40),
         _run('ohem', 0, 12., 'a' * 40),
@@ -196,12 +198,92 @@ def test_commit_mixing_is_said(render, tmp_path):
         _run('ohem', 2, 13., None, legacy=True)
     ]
     _write(tmp_path, 'bccd', 'scratch', runs)
-    block = render.render_readme(render.load(str(tmp_path)))
-    assert ('Runs: 4 runs from commits aaaaaaa, bbbbbbb (mixed); 2 legacy '
-            'runs without provenance (schema 1, migrated: no commit, '
-            'config or versions recorded).') in block
+    cells = render.load(str(tmp_path))
+    assert render.compare(cells, 'ohem').ci.values == (2.0, 1.0)
+    block = render.render_readme(cells)
+    assert ('Runs: 4 runs from commits aaaaaaa, bbbbbbb (mixed; each pair of '
+            'one commit); 2 legacy runs left out (schema 1, migrated: no '
+            'commit, config or versions recorded).') in block
     one = render.provenance_note([_run('random', 0, 1., 'c' * 40)])
     assert one == 'Runs: 1 runs from commit ccccccc.'
+
+
+def test_a_cell_of_legacy_runs_only_shows_no_number(render, tmp_path):
+    _write(tmp_path, 'raccoon', 'warm', [
+        _run('random', 0, 10., None, legacy=True),
+        _run('ohem', 0, 13.25, None, legacy=True)
+    ])
+    cells = render.load(str(tmp_path))
+    assert render.compare(cells, 'ohem') is None
+    assert render.pools(cells) == []
+    text = render.cell_file(cells[0]) + render.render_readme(cells)
+    assert '13.2' not in text and '10.0' not in text
+    assert 'No run with provenance yet. Runs: 2 legacy runs left out' in text
+
+
+def test_a_seed_at_two_commits_pairs_within_each(render, tmp_path):
+    # run_bench --keep-other-commits: seed 0 ran at a and again at b. The
+    # column shows the latest run (b); each Δ pairs runs of one commit.
+    a, b = 'a' * 40, 'b' * 40
+    _write(tmp_path, 'cards', 'scratch', [
+        _run('random', 0, 10., a),
+        _run('random', 1, 20., a),
+        _run('random', 0, 11., b),
+        _run('ohem', 0, 14., a),
+        _run('ohem', 1, 21., a),
+        _run('ohem', 0, 12., b),
+        _run('ohem-rand0.25', 0, 15., b),
+        _run('ohem-rand0.25', 1, 99., b),  # random of seed 1 is at a
+    ])
+    cells = render.load(str(tmp_path))
+    assert cells[0].superseded == 0  # two commits: nothing superseded
+    entry = render.compare(cells, 'ohem')
+    assert entry.ci.values == (1.0, 1.0)  # s0 at b: 12 - 11; s1 at a
+    quarter = render.compare(cells, 'ohem-rand0.25')
+    assert quarter.ci.values == (4.0, )
+    assert quarter.dropped == [('cards scratch', 1)]
+    # against the entry config: seed 0 at b only (15 - 12)
+    assert render.compare(cells, 'ohem-rand0.25', 'ohem').ci.values == (3.0, )
+
+
+def _sweep_runs(deltas_to_half):
+    """Three real sets x 3 seeds at one commit: random 10, the entry 12,
+    each other share 12 + its Δ to 0.5 (per seed, one list per share)."""
+    runs = {}
+    for set_name in ('bccd', 'raccoon', 'cards'):
+        runs[set_name] = []
+        for seed in range(3):
+            runs[set_name] += [
+                _run('random', seed, 10., 'c' * 40),
+                _run('ohem', seed, 12., 'c' * 40)
+            ]
+            for variant, deltas in deltas_to_half.items():
+                runs[set_name].append(
+                    _run(variant, seed, 12. + deltas[seed], 'c' * 40))
+    return runs
+
+
+@pytest.mark.parametrize('deltas, sentence', [
+    ({}, 'Not swept yet'),
+    ({'ohem-rand0.25': [1., 2., 3.], 'ohem-rand0.75': [-1., 0., 1.]},
+     'The pooled Δs support a random share of 0.25 over 0.5 (its CI to 0.5 '
+     'is above 0; 0.25: +2.0 [+1.3, +2.7], n = 9; 0.75: +0.0 [-0.7, +0.7], '
+     'n = 9).'),
+    ({'ohem-rand0.25': [-1., 0., 1.], 'ohem-rand0.75': [-3., -2., -1.]},
+     'No share does better than 0.5 (no CI of a Δ to 0.5 is above 0; below '
+     '0, so worse than 0.5: 0.75; 0.25: +0.0 [-0.7, +0.7], n = 9; 0.75: '
+     '-2.0 [-2.7, -1.3], n = 9): the entry config keeps 0.5.'),
+])
+def test_sweep_sentence_follows_the_cis_to_half(render, tmp_path, deltas,
+                                                sentence):
+    # Δs 1, 2, 3 on each of 3 sets: mean 2, sd 0.866 (n 9), t8 = 2.306:
+    # 2 ± 2.306 * 0.866 / 3 = [1.33, 2.67].
+    for set_name, runs in _sweep_runs(deltas).items():
+        _write(tmp_path, set_name, 'scratch', runs)
+    block = render.render_sweep(render.load(str(tmp_path)))
+    assert block.splitlines()[-1].startswith(sentence)
+    assert ('| 0.5 | `ohem` | 9 | +2.0 [+2.0, +2.0] | BCCD scratch, raccoon '
+            'scratch, cards scratch | | | |') in block.splitlines()
 
 
 def test_comparison_rows_and_pools_in_the_detail(render, tmp_path):

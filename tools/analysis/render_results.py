@@ -37,13 +37,14 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from mmdet_ohem.utils.paired_stats import (GAIN, LOSS, NO_DIFFERENCE, TOO_FEW,
-                                           MeanCI, mean_ci95, paired_deltas)
+                                           MeanCI, mean_ci95)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 RESULTS = ('<!-- results:start -->', '<!-- results:end -->')
 DETAIL = ('<!-- results-detail:start -->', '<!-- results-detail:end -->')
 SPEED = ('<!-- speed:start -->', '<!-- speed:end -->')
 OHEM_RESULTS = ('<!-- ohem-results:start -->', '<!-- ohem-results:end -->')
+SWEEP = ('<!-- sweep:start -->', '<!-- sweep:end -->')
 CONFIGS = osp.join(ROOT, 'mmdet_ohem', 'configs')
 SETS = {
     'synthetic': 'synthetic (embedded)',
@@ -64,7 +65,16 @@ LABELS = {
     'ohem-agnostic': 'ohem-agnostic (all by loss, NMS per image)',
     'ohem-perlabel': 'ohem-perlabel (all by loss, NMS per label)',
     'ohem-paper': 'ohem-paper (NMS 0.7 per label)',
+    'ohem-rand0.25': 'ohem-rand0.25 (random share 0.25)',
+    'ohem-rand0.75': 'ohem-rand0.75 (random share 0.75)',
 }
+# The random share (random_fraction) of the entry mining, swept on the real
+# sets from scratch: each share's variant.
+SHARES = {'ohem-rand0.25': 0.25, ENTRY: 0.5, 'ohem-rand0.75': 0.75}
+SWEEP_COMMAND = (
+    'python tools/analysis/run_bench.py --sets bccd raccoon cards '
+    '--variants random ohem-rand0.25 ohem ohem-rand0.75 --seeds 0 1 2 '
+    '--regimes scratch --keep-other-commits --out docs/results')
 # Each set's benchmark configs, as tools/analysis/run_bench.py names them
 # (configs/benchmarks/<folder>/faster-rcnn_r18-tiny_fpn_<variant>_<tag>.py),
 # and its name in configs/ohem/ (README's table, the metafile's Dataset).
@@ -85,27 +95,50 @@ CI_NOTE = ('95 % CI: Student t over the per-seed Δs (df = n − 1); Δ = '
 
 @dataclass
 class Cell:
-    """One results file: the runs of one set and regime."""
+    """One results file: the runs of one set and regime.
+
+    A file may hold a variant's seed from several commits (``run_bench.py
+    --keep-other-commits``): each pairs with random's run of its own
+    commit. Legacy runs (schema 1, migrated: no commit, config or
+    versions) are counted and left out: no number of theirs is shown.
+    """
     set: str
     regime: str
     metric: str
     runs: List[dict]
     path: str = ''
     superseded: int = 0
+    legacy: int = 0
+    # The latest run of each variant and seed (what a column shows) ...
     values: Dict[str, Dict[int, float]] = field(default_factory=dict)
     used: Dict[str, Dict[int, dict]] = field(default_factory=dict)
+    # ... and the latest of each variant, seed and commit (what pairs).
+    by_commit: Dict[Tuple[str, int, Optional[str]],
+                    dict] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        # A variant's seed run twice: the later record wins, and is counted.
+        # A variant's seed run twice at one commit: the later record wins,
+        # and the earlier is counted as superseded.
         for run in self.runs:
             value = (run.get('metrics') or {}).get(self.metric)
             if value is None:
                 continue
-            seeds = self.used.setdefault(run['variant'], {})
-            self.superseded += run['seed'] in seeds
-            seeds[run['seed']] = run
+            if run.get('legacy'):
+                self.legacy += 1
+                continue
+            key = (run['variant'], run['seed'], run.get('commit'))
+            self.superseded += key in self.by_commit
+            self.by_commit[key] = run
+            self.used.setdefault(run['variant'], {})[run['seed']] = run
             self.values.setdefault(run['variant'],
                                    {})[run['seed']] = float(value)
+
+    def partner(self, run: dict, variant: str) -> Optional[dict]:
+        """``variant``'s run of ``run``'s seed and commit, if any."""
+        return self.by_commit.get((variant, run['seed'], run.get('commit')))
+
+    def value(self, run: dict) -> float:
+        return float(run['metrics'][self.metric])
 
     @property
     def name(self) -> str:
@@ -149,28 +182,32 @@ def load(results_dir: str) -> List[Cell]:
     return sorted(cells, key=key)
 
 
-def provenance_note(runs: Sequence[dict], superseded: int = 0) -> str:
-    """Which commits the runs come from, never silently mixed."""
-    legacy = sum(bool(r.get('legacy')) for r in runs)
+def provenance_note(runs: Sequence[dict],
+                    superseded: int = 0,
+                    legacy: int = 0) -> str:
+    """Which commits the runs come from, never silently mixed; how many
+    legacy runs (no provenance) were left out."""
+    legacy += sum(bool(r.get('legacy')) for r in runs)
     known = [r for r in runs if not r.get('legacy') and r.get('commit')]
-    unknown = len(runs) - legacy - len(known)
+    unknown = sum(not r.get('legacy') and not r.get('commit') for r in runs)
     commits = sorted({r['commit'][:7] for r in known})
     dirty = sum(bool(r.get('dirty')) for r in known)
     parts = []
     if commits:
         word = 'commit' if len(commits) == 1 else 'commits'
-        mixed = ' (mixed)' if len(commits) > 1 else ''
+        mixed = ' (mixed; each pair of one commit)' if len(commits) > 1 \
+            else ''
         parts.append(f'{len(known)} runs from {word} '
                      f'{", ".join(commits)}{mixed}' +
                      (f', {dirty} of them from a dirty tree' if dirty else ''))
-    if legacy:
-        parts.append(f'{legacy} legacy runs without provenance (schema 1, '
-                     'migrated: no commit, config or versions recorded)')
     if unknown:
         parts.append(f'{unknown} runs without a commit')
     if superseded:
-        parts.append(f'{superseded} earlier runs of the same variant and '
-                     'seed superseded')
+        parts.append(f'{superseded} earlier runs of the same variant, seed '
+                     'and commit superseded')
+    if legacy:
+        parts.append(f'{legacy} legacy runs left out (schema 1, migrated: '
+                     'no commit, config or versions recorded)')
     return 'Runs: ' + '; '.join(parts) + '.' if parts else 'Runs: none.'
 
 
@@ -202,26 +239,32 @@ class Comparison:
     runs: List[dict]
 
 
-def compare(cells: Sequence[Cell], variant: str) -> Optional[Comparison]:
-    """``variant`` vs RandomSampler, paired by seed within each cell and
-    pooled over ``cells``; None where no seed pairs."""
+def compare(cells: Sequence[Cell],
+            variant: str,
+            baseline: str = BASELINE) -> Optional[Comparison]:
+    """``variant`` vs ``baseline``, paired by seed within each cell and
+    pooled over ``cells``; None where no seed pairs.
+
+    A pair is two runs of one seed and one commit: a Δ across code
+    versions or machines would measure those too.
+    """
     base, other, seeds, dropped, runs = [], [], [], [], []
     for cell in cells:
-        if variant not in cell.values or BASELINE not in cell.values:
+        if variant not in cell.used or baseline not in cell.used:
             continue
-        pairs = paired_deltas(cell.values[BASELINE], cell.values[variant])
-        # A pair is two runs of one commit (or two legacy runs): a Δ
-        # across code versions or machines measures those too.
-        same = [
-            s for s in pairs.seeds if cell.used[BASELINE][s].get('commit') ==
-            cell.used[variant][s].get('commit')
-        ]
-        base += [cell.values[BASELINE][s] for s in same]
-        other += [cell.values[variant][s] for s in same]
-        seeds += [(cell.short, s) for s in same]
-        dropped += [(cell.short, s) for s in sorted(
-            set(pairs.dropped) | set(pairs.seeds) - set(same))]
-        runs += [cell.used[v][s] for s in same for v in (BASELINE, variant)]
+        paired = set()
+        for seed in sorted(cell.used[variant]):
+            run = cell.used[variant][seed]
+            partner = cell.partner(run, baseline)
+            if partner is None:
+                continue
+            paired.add(seed)
+            base.append(cell.value(partner))
+            other.append(cell.value(run))
+            seeds.append((cell.short, seed))
+            runs += [partner, run]
+        unpaired = set(cell.used[variant]) | set(cell.used[baseline])
+        dropped += [(cell.short, s) for s in sorted(unpaired - paired)]
     if not seeds:
         return None
     deltas = [o - b for o, b in zip(other, base)]
@@ -242,7 +285,10 @@ def pools(cells: Sequence[Cell]) -> List[Tuple[str, List[Cell]]]:
     """The real sets' cells of each regime, where at least two sets ran."""
     out = []
     for regime in REGIMES:
-        real = [c for c in cells if c.regime == regime and c.set in REAL_SETS]
+        real = [
+            c for c in cells
+            if c.regime == regime and c.set in REAL_SETS and c.used
+        ]
         if len(real) >= 2:
             names = ', '.join(SHORT[c.set] for c in real)
             out.append((f'real sets pooled ({names}), {regime}', real))
@@ -277,7 +323,9 @@ def render_readme(cells: Sequence[Cell], variant: str = ENTRY) -> str:
     notes = [f'{MARK} fewer than {MIN_SEEDS} seeds.'] if few else []
     if dropped:
         notes.append('Dropped: ' + _dropped_note(dropped, variant) + '.')
-    notes.append(provenance_note(runs, sum(c.superseded for c in cells)))
+    notes.append(
+        provenance_note(runs, sum(c.superseded for c in cells),
+                        sum(c.legacy for c in cells)))
     lines += ['', ' '.join(notes), '', verdict_sentence(verdicts, variant)]
     return '\n'.join(lines)
 
@@ -298,6 +346,9 @@ def verdict_sentence(verdicts: Dict[str, List[str]],
 
 def render_cell(cell: Cell) -> str:
     """Every variant of one set and regime: per-seed Δs and intervals."""
+    if not cell.used:
+        return 'No run with provenance yet. ' + provenance_note(
+            [], legacy=cell.legacy)
     lines = [
         '| variant | n | mean ± sd | Δ to random per seed '
         '| mean Δ [95 % CI] | verdict |', '|---|---:|---:|---|---:|---|'
@@ -331,7 +382,9 @@ def render_cell(cell: Cell) -> str:
     lines.append('')
     if any(len(v) < MIN_SEEDS for v in cell.values.values()):
         notes.insert(0, f'{MARK} fewer than {MIN_SEEDS} seeds.')
-    notes.append(provenance_note(cell.runs, cell.superseded))
+    notes.append(
+        provenance_note(list(cell.by_commit.values()), cell.superseded,
+                        cell.legacy))
     return '\n'.join(lines + [' '.join(notes)])
 
 
@@ -366,6 +419,62 @@ def render_detail(cells: Sequence[Cell]) -> str:
         parts.append(f'#### {name[0].upper()}{name[1:]}\n\n'
                      f'{render_pool(name, group)}')
     return '\n\n'.join(parts)
+
+
+def render_sweep(cells: Sequence[Cell]) -> str:
+    """docs/results.md's sweep block: each random share pooled over the
+    real sets (scratch), against random and against the shipped 0.5, and
+    the sentence saying which share the pooled Δs support."""
+    group = [c for c in cells if c.regime == 'scratch' and c.set in REAL_SETS]
+    lines = [
+        'Real sets pooled, scratch; COCO box AP (%). ' + CI_NOTE +
+        ' "Δ to 0.5" pairs a share with the entry config (0.5) the same '
+        'way: same set, seed and commit.', '',
+        '| random share | variant | n | mean Δ to random [95 % CI] | sets '
+        '| n | Δ to 0.5 [95 % CI] | verdict vs 0.5 |',
+        '|---:|---|---:|---:|---|---:|---:|---|'
+    ]
+    against: Dict[float, Comparison] = {}
+    for variant, share in SHARES.items():
+        comp = compare(group, variant)
+        if comp is None:
+            lines.append(f'| {share} | `{variant}` | 0 | – | | | | |')
+            continue
+        sets = ', '.join(dict.fromkeys(c for c, _ in comp.seeds))
+        row = f'| {share} | `{variant}` | {comp.ci.n} | {_ci(comp.ci)} ' \
+            f'| {sets} |'
+        vs = None if variant == ENTRY else compare(group, variant, ENTRY)
+        if vs is None:
+            row += ' | | |' if variant == ENTRY else ' 0 | – | |'
+        else:
+            against[share] = vs
+            row += f' {vs.ci.n} | {_ci(vs.ci)} | {vs.ci.verdict} |'
+        lines.append(row)
+    lines += ['', sweep_sentence(against)]
+    return '\n'.join(lines)
+
+
+def sweep_sentence(against: Dict[float, 'Comparison']) -> str:
+    """Which share the pooled Δs to 0.5 support: another only where its
+    CI is above 0; otherwise 0.5, saying why."""
+    if not against:
+        return ('Not swept yet: no run of another share pairs with one of '
+                f'the entry config. Run `{SWEEP_COMMAND}`, then this '
+                'renderer.')
+    better = [s for s, c in against.items() if c.ci.verdict == GAIN]
+    worse = [s for s, c in against.items() if c.ci.verdict == LOSS]
+    said = '; '.join(f'{s}: {_ci(c.ci)}, n = {c.ci.n}'
+                     for s, c in sorted(against.items()))
+    if better:
+        best = max(better, key=lambda s: against[s].ci.mean)
+        return (f'The pooled Δs support a random share of {best} over 0.5 '
+                f'(its CI to 0.5 is above 0; {said}).')
+    why = 'no CI of a Δ to 0.5 is above 0'
+    if worse:
+        why += '; below 0, so worse than 0.5: ' + ', '.join(
+            str(s) for s in sorted(worse))
+    return (f'No share does better than 0.5 ({why}; {said}): the entry '
+            'config keeps 0.5.')
 
 
 def cell_file(cell: Cell) -> str:
@@ -438,11 +547,12 @@ def render_ohem_readme(cells: Sequence[Cell], configs: str = CONFIGS) -> str:
     notes = [f'{MARK} fewer than {MIN_SEEDS} seeds.'] if few else []
     if dropped:
         notes.append('Dropped from the Δs: ' + '; '.join(dropped) +
-                     ' (run by only one of random and the variant: not '
-                     'paired).')
+                     ' (run by only one of random and the variant, or by '
+                     'the two at different commits: not paired).')
     notes.append(
-        provenance_note([r for c in bench for r in c.runs],
-                        sum(c.superseded for c in bench)))
+        provenance_note([r for c in bench for r in c.by_commit.values()],
+                        sum(c.superseded for c in bench),
+                        sum(c.legacy for c in bench)))
     lines += ['', ' '.join(notes), '',
               'Benchmark configs no committed run has used yet:', '']
     for set_name, (folder, _, title) in BENCH.items():
@@ -605,7 +715,8 @@ def targets(args: argparse.Namespace) -> Dict[str, str]:
     blocks = {
         args.readme: [(RESULTS, render_readme(cells, args.variant))],
         osp.join(args.docs, 'results.md'): [
-            (DETAIL, render_detail(cells)), (SPEED, speed)
+            (DETAIL, render_detail(cells)), (SWEEP, render_sweep(cells)),
+            (SPEED, speed)
         ],
         osp.join(args.docs, 'benchmark.md'): [(SPEED, speed)],
         args.ohem_readme: [(OHEM_RESULTS,
