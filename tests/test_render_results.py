@@ -117,7 +117,7 @@ def test_row_ci_and_verdict_hand_computed(render, tmp_path):
     runs += [_run('ohem', s, 40. + s + d, 'a' * 40)
              for s, d in enumerate([1, 2, 3, 4, 5])]
     _write(tmp_path, 'bccd', 'scratch', runs)
-    block = render.render_readme(render.load(str(tmp_path)))
+    block = render.render_readme(render.load_cells(str(tmp_path)))
     assert '| BCCD (real, 3 classes), scratch | 5 | 42.0 | 45.0 | ' \
         '+3.0 [+1.0, +5.0] | gain |' in block.splitlines()
     assert 'Student t' in block
@@ -135,7 +135,7 @@ def test_pooled_row_takes_every_real_set_pair(render, tmp_path):
             run for s, d in enumerate(deltas)
             for run in (_run('random', s, 10.), _run('ohem', s, 10. + d))
         ])
-    lines = render.render_readme(render.load(str(tmp_path))).splitlines()
+    lines = render.render_readme(render.load_cells(str(tmp_path))).splitlines()
     pooled = [line for line in lines if line.startswith('| real sets')]
     # Δs 1, 2, 3, 4 (synthetic left out): mean 2.5, sd 1.29, t3 = 3.182.
     assert pooled == ['| real sets pooled (BCCD, raccoon), warm | 4 † | '
@@ -155,7 +155,7 @@ def test_missing_seed_is_dropped_and_said(render, tmp_path):
         _run('ohem', 1, 14.),
         _run('ohem', 3, 99.)
     ])
-    cells = render.load(str(tmp_path))
+    cells = render.load_cells(str(tmp_path))
     block = render.render_readme(cells)
     # Paired: seeds 0 and 1 only (Δ 1, 2); 14 and 99 never meet.
     assert '| raccoon (real, 1 class), scratch | 2 † | 11.0 | 12.5 | ' \
@@ -178,7 +178,7 @@ def test_runs_of_different_commits_are_not_paired(render, tmp_path):
         _run('ohem', 0, 13., 'a' * 40),
         _run('ohem', 1, 99., legacy=True)
     ])
-    cells = render.load(str(tmp_path))
+    cells = render.load_cells(str(tmp_path))
     comp = render.compare(cells, 'ohem')
     assert comp.ci.values == (3.0, )
     assert comp.seeds == [('raccoon scratch', 0)]
@@ -198,7 +198,7 @@ def test_commit_mixing_is_said_and_legacy_runs_left_out(render, tmp_path):
         _run('ohem', 2, 13., None, legacy=True)
     ]
     _write(tmp_path, 'bccd', 'scratch', runs)
-    cells = render.load(str(tmp_path))
+    cells = render.load_cells(str(tmp_path))
     assert render.compare(cells, 'ohem').ci.values == (2.0, 1.0)
     block = render.render_readme(cells)
     assert ('Runs: 4 runs from commits aaaaaaa, bbbbbbb (mixed; each pair of '
@@ -213,7 +213,7 @@ def test_a_cell_of_legacy_runs_only_shows_no_number(render, tmp_path):
         _run('random', 0, 10., None, legacy=True),
         _run('ohem', 0, 13.25, None, legacy=True)
     ])
-    cells = render.load(str(tmp_path))
+    cells = render.load_cells(str(tmp_path))
     assert render.compare(cells, 'ohem') is None
     assert render.pools(cells) == []
     text = render.cell_file(cells[0]) + render.render_readme(cells)
@@ -235,7 +235,7 @@ def test_a_seed_at_two_commits_pairs_within_each(render, tmp_path):
         _run('ohem-rand0.25', 0, 15., b),
         _run('ohem-rand0.25', 1, 99., b),  # random of seed 1 is at a
     ])
-    cells = render.load(str(tmp_path))
+    cells = render.load_cells(str(tmp_path))
     assert cells[0].superseded == 0  # two commits: nothing superseded
     entry = render.compare(cells, 'ohem')
     assert entry.ci.values == (1.0, 1.0)  # s0 at b: 12 - 11; s1 at a
@@ -280,7 +280,7 @@ def test_sweep_sentence_follows_the_cis_to_half(render, tmp_path, deltas,
     # 2 ± 2.306 * 0.866 / 3 = [1.33, 2.67].
     for set_name, runs in _sweep_runs(deltas).items():
         _write(tmp_path, set_name, 'scratch', runs)
-    block = render.render_sweep(render.load(str(tmp_path)))
+    block = render.render_sweep(render.load_cells(str(tmp_path)))
     assert block.splitlines()[-1].startswith(sentence)
     assert ('| 0.5 | `ohem` | 9 | +2.0 [+2.0, +2.0] | BCCD scratch, raccoon '
             'scratch, cards scratch | | | |') in block.splitlines()
@@ -292,7 +292,7 @@ def test_comparison_rows_and_pools_in_the_detail(render, tmp_path):
             _run('random', s, 20. + s) for s in range(5)
         ] + [_run('ohem', s, 21. + s) for s in range(5)] +
                [_run('mmdet-ohem', s, 10. + s) for s in range(3)])
-    detail = render.render_detail(render.load(str(tmp_path)))
+    detail = render.render_detail(render.load_cells(str(tmp_path)))
     assert "| mmdet-ohem (mmdet's OHEMSampler) | 3 † | 11.0 ± 1.0 | " \
         's0 -10.0, s1 -10.0, s2 -10.0 | -10.0 [-10.0, -10.0] | loss |' \
         in detail
@@ -333,7 +333,8 @@ def test_ohem_readme_rows_link_configs_and_hand_computed_ci(
     runs += [_run('ohem-batch', s, 30.) for s in range(2)]
     _write(tmp_path, 'bccd', 'scratch', runs)
     _write(tmp_path, 'bccd', 'warm', [_run('ohem', 0, 50.)])
-    lines = render.render_ohem_readme(render.load(str(tmp_path))).split('\n')
+    cells = render.load_cells(str(tmp_path))
+    lines = render.render_ohem_readme(cells).split('\n')
     link = '../benchmarks/bccd/faster-rcnn_r18-tiny_fpn_{}_bccd.py'
     rows = [line for line in lines if line.startswith('| BCCD')]
     assert rows == [
@@ -362,7 +363,7 @@ def test_metafile_results_are_rendered_in_place(render, tmp_path):
     ] + [_run('ohem', s, 20. + s) for s in range(3)])
     # A warm run is no model's Results.
     _write(tmp_path, 'bccd', 'warm', [_run('ohem-paper', 0, 9.)])
-    cells = render.load(str(tmp_path))
+    cells = render.load_cells(str(tmp_path))
     text = render.render_metafile(METAFILE, cells)
     # The stale 1.0 is the mean of the committed seeds, ohem-paper (no
     # scratch run) loses its Results, and the rest stays as written.
@@ -408,7 +409,7 @@ def test_schema_1_is_refused(render, tmp_path):
                 metric='bbox_mAP',
                 runs=dict(random={'0': 1.}))))
     with pytest.raises(ValueError, match='schema 1'):
-        render.load(str(tmp_path))
+        render.load_cells(str(tmp_path))
 
 
 def test_speed_table_reads_ratios_to_random_and_floor(render, tmp_path):

@@ -53,11 +53,25 @@ def test_a_pair_outside_the_spread_and_its_delta(repro):
     assert lines[delta_at + 1].endswith('outside the committed spread')
 
 
-def test_legacy_runs_are_named(repro):
-    committed = dict(COMMITTED,
-                     runs=COMMITTED['runs'] + [rec('ohem', 3, 1., None)])
-    assert 'legacy: no commit known' in repro.frame(
-        committed, [rec('ohem', 0, 12.)], 'x.json')
+def test_legacy_runs_are_left_out_and_said(repro):
+    legacy = dict(rec('ohem', 3, 1., None), legacy=True)
+    text = repro.frame(dict(COMMITTED, runs=COMMITTED['runs'] + [legacy]),
+                       [rec('ohem', 0, 12.)], 'x.json')
+    assert '(1 legacy committed runs left out' in text
+    # its 1.0 is in no spread: the 3 seeds of provenance only
+    assert 'committed over 3 seed(s): mean 16.0, min-max 12.0 to 20.0' in text
+
+
+def test_committed_deltas_pair_within_one_commit(repro):
+    # seed 2's random reran at another commit (beside the old run): the
+    # Δ of seed 2 pairs the two runs of commit c, as the tables do.
+    rerun = rec('random', 2, 99., 'd' * 40)
+    text = repro.frame(dict(COMMITTED, runs=COMMITTED['runs'] + [rerun]),
+                       [rec('random', 0, 10.), rec('ohem', 0, 13.)],
+                       'x.json')
+    assert ('Δ ohem - random, seed 0: yours +3.0 | committed seed 0: +2.0 | '
+            'committed over 3 seed(s): mean +4.0, min-max +2.0 to +6.0'
+            ) in text
 
 
 def test_frame_against_a_folder(repro, tmp_path):

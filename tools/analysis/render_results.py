@@ -3,8 +3,9 @@ committed raw outputs, so that no number there is copied by hand.
 
 Sources: ``docs/results/<set>_<regime>.json`` (schema 2, written by
 ``tools/analysis/run_bench.py``: one record per run, with its seed and
-provenance) and ``docs/results/speed*.json`` (``tools/analysis/
-benchmark.py --json``). Targets, each between its markers:
+provenance; read and paired by ``mmdet_ohem.utils.bench_results``, as
+``reproduce.py`` reads them) and ``docs/results/speed*.json``
+(``tools/analysis/benchmark.py --json``). Targets, each between its markers:
 
 * README.md, ``<!-- results:start/end -->``: one row per set and regime
   (n, RandomSampler's and the entry config's means, the mean paired Δ with
@@ -12,7 +13,8 @@ benchmark.py --json``). Targets, each between its markers:
   the real sets, the commits the table mixes, and the sentence that reads
   the verdicts;
 * docs/results.md, ``<!-- results-detail:start/end -->``: every variant's
-  per-seed Δs and interval, comparison rows included, and
+  per-seed Δs and interval, comparison rows included;
+  ``<!-- sweep:start/end -->``: the random-share sweep; and
   ``<!-- speed:start/end -->``: the speed tables;
 * docs/benchmark.md, ``<!-- speed:start/end -->``;
 * ``docs/results/<set>_<regime>.md``: the cell's detail table, whole;
@@ -33,11 +35,14 @@ import os.path as osp
 import re
 import statistics
 import sys
-from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from mmdet_ohem.utils.bench_results import (BASELINE, ENTRY, REAL_SETS,
+                                            REGIMES, SETS, Cell, Comparison,
+                                            bench_config, compare, load_cells,
+                                            shipped_variants)
 from mmdet_ohem.utils.paired_stats import (GAIN, LOSS, NO_DIFFERENCE, TOO_FEW,
-                                           MeanCI, mean_ci95)
+                                           MeanCI)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 RESULTS = ('<!-- results:start -->', '<!-- results:end -->')
@@ -46,17 +51,6 @@ SPEED = ('<!-- speed:start -->', '<!-- speed:end -->')
 OHEM_RESULTS = ('<!-- ohem-results:start -->', '<!-- ohem-results:end -->')
 SWEEP = ('<!-- sweep:start -->', '<!-- sweep:end -->')
 CONFIGS = osp.join(ROOT, 'mmdet_ohem', 'configs')
-SETS = {
-    'synthetic': 'synthetic (embedded)',
-    'bccd': 'BCCD (real, 3 classes)',
-    'raccoon': 'raccoon (real, 1 class)',
-    'cards': 'cards (real, 6 classes)',
-}
-SHORT = dict(synthetic='synthetic', bccd='BCCD', raccoon='raccoon',
-             cards='cards')
-REAL_SETS = ('bccd', 'raccoon', 'cards')
-REGIMES = ('scratch', 'warm')
-BASELINE, ENTRY = 'random', 'ohem'
 COMPARISONS = ('mmdet-ohem', 'ohem-agnostic', 'ohem-perlabel', 'ohem-paper')
 LABELS = {
     'random': 'random (RandomSampler)',
@@ -75,111 +69,11 @@ SWEEP_COMMAND = (
     'python tools/analysis/run_bench.py --sets bccd raccoon cards '
     '--variants random ohem-rand0.25 ohem ohem-rand0.75 --seeds 0 1 2 '
     '--regimes scratch --keep-other-commits --out docs/results')
-# Each set's benchmark configs, as tools/analysis/run_bench.py names them
-# (configs/benchmarks/<folder>/faster-rcnn_r18-tiny_fpn_<variant>_<tag>.py),
-# and its name in configs/ohem/ (README's table, the metafile's Dataset).
-BENCH = {
-    'synthetic': ('hard_negatives', 'hard-negatives',
-                  'hard negatives (synthetic)'),
-    'bccd': ('bccd', 'bccd', 'BCCD'),
-    'raccoon': ('raccoon', 'raccoon', 'raccoon'),
-    'cards': ('cards', 'cards', 'playing cards'),
-}
-BENCH_PREFIX = 'faster-rcnn_r18-tiny_fpn_'
 # Rows with fewer seeds are marked: the protocol asks for >= 5.
 MIN_SEEDS = 5
 MARK = '†'
 CI_NOTE = ('95 % CI: Student t over the per-seed Δs (df = n − 1); Δ = '
            'variant − RandomSampler, paired by seed.')
-
-
-@dataclass
-class Cell:
-    """One results file: the runs of one set and regime.
-
-    A file may hold a variant's seed from several commits (``run_bench.py
-    --keep-other-commits``): each pairs with random's run of its own
-    commit. Legacy runs (schema 1, migrated: no commit, config or
-    versions) are counted and left out: no number of theirs is shown.
-    """
-    set: str
-    regime: str
-    metric: str
-    runs: List[dict]
-    path: str = ''
-    superseded: int = 0
-    legacy: int = 0
-    # The latest run of each variant and seed (what a column shows) ...
-    values: Dict[str, Dict[int, float]] = field(default_factory=dict)
-    used: Dict[str, Dict[int, dict]] = field(default_factory=dict)
-    # ... and the latest of each variant, seed and commit (what pairs).
-    by_commit: Dict[Tuple[str, int, Optional[str]],
-                    dict] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        # A variant's seed run twice at one commit: the later record wins,
-        # and the earlier is counted as superseded.
-        for run in self.runs:
-            value = (run.get('metrics') or {}).get(self.metric)
-            if value is None:
-                continue
-            if run.get('legacy'):
-                self.legacy += 1
-                continue
-            key = (run['variant'], run['seed'], run.get('commit'))
-            self.superseded += key in self.by_commit
-            self.by_commit[key] = run
-            self.used.setdefault(run['variant'], {})[run['seed']] = run
-            self.values.setdefault(run['variant'],
-                                   {})[run['seed']] = float(value)
-
-    def partner(self, run: dict, variant: str) -> Optional[dict]:
-        """``variant``'s run of ``run``'s seed and commit, if any."""
-        return self.by_commit.get((variant, run['seed'], run.get('commit')))
-
-    def value(self, run: dict) -> float:
-        return float(run['metrics'][self.metric])
-
-    @property
-    def name(self) -> str:
-        return f'{SETS.get(self.set, self.set)}, {self.regime}'
-
-    @property
-    def short(self) -> str:
-        return f'{SHORT.get(self.set, self.set)} {self.regime}'
-
-    def variants(self) -> List[str]:
-        """random, the entry config, the comparisons, then the rest."""
-        order = (BASELINE, ENTRY) + COMPARISONS
-        known = [v for v in order if v in self.values]
-        return known + sorted(v for v in self.values if v not in order)
-
-
-def load(results_dir: str) -> List[Cell]:
-    """The results files of ``results_dir``, in set order, scratch first.
-
-    Raises:
-        ValueError: A file that is not schema 2 (the legacy schema-1
-            files were migrated once; a new one means an old runner).
-    """
-    cells = []
-    for path in glob.glob(osp.join(results_dir, '*.json')):
-        if osp.basename(path).startswith('speed'):
-            continue
-        with open(path) as f:
-            data = json.load(f)
-        if data.get('schema') != 2:
-            raise ValueError(f'{path}: schema {data.get("schema", 1)}, '
-                             'expected 2 (docs/results/README: migrate)')
-        cells.append(
-            Cell(data['set'], data['regime'], data['metric'], data['runs'],
-                 path))
-
-    def key(c: Cell):
-        order = list(SETS).index(c.set) if c.set in SETS else len(SETS)
-        return order, c.set, c.regime != 'scratch', c.regime
-
-    return sorted(cells, key=key)
 
 
 def provenance_note(runs: Sequence[dict],
@@ -227,50 +121,6 @@ def _n(n: int) -> str:
     return f'{n} {MARK}' if n < MIN_SEEDS else str(n)
 
 
-@dataclass
-class Comparison:
-    """A variant against the baseline over paired seeds (one cell or a
-    pool of cells)."""
-    base: List[float]
-    other: List[float]
-    ci: MeanCI
-    seeds: List[Tuple[str, int]]  # (cell short name, seed) of each Δ
-    dropped: List[Tuple[str, int]]
-    runs: List[dict]
-
-
-def compare(cells: Sequence[Cell],
-            variant: str,
-            baseline: str = BASELINE) -> Optional[Comparison]:
-    """``variant`` vs ``baseline``, paired by seed within each cell and
-    pooled over ``cells``; None where no seed pairs.
-
-    A pair is two runs of one seed and one commit: a Δ across code
-    versions or machines would measure those too.
-    """
-    base, other, seeds, dropped, runs = [], [], [], [], []
-    for cell in cells:
-        if variant not in cell.used or baseline not in cell.used:
-            continue
-        paired = set()
-        for seed in sorted(cell.used[variant]):
-            run = cell.used[variant][seed]
-            partner = cell.partner(run, baseline)
-            if partner is None:
-                continue
-            paired.add(seed)
-            base.append(cell.value(partner))
-            other.append(cell.value(run))
-            seeds.append((cell.short, seed))
-            runs += [partner, run]
-        unpaired = set(cell.used[variant]) | set(cell.used[baseline])
-        dropped += [(cell.short, s) for s in sorted(unpaired - paired)]
-    if not seeds:
-        return None
-    deltas = [o - b for o, b in zip(other, base)]
-    return Comparison(base, other, mean_ci95(deltas), seeds, dropped, runs)
-
-
 def _dropped_note(dropped: Sequence[Tuple[str, int]], variant: str) -> str:
     by_cell: Dict[str, List[str]] = {}
     for cell, seed in dropped:
@@ -279,6 +129,14 @@ def _dropped_note(dropped: Sequence[Tuple[str, int]], variant: str) -> str:
                       f'{", ".join(s)}' for cell, s in by_cell.items())
     return (f'{seeds} (not paired: run by only one of random and {variant},'
             ' or by the two from different commits; left out)')
+
+
+def variant_order(cell: Cell) -> List[str]:
+    """A cell's variants: random, the entry config, the comparisons, then
+    the rest."""
+    order = (BASELINE, ENTRY) + COMPARISONS
+    known = [v for v in order if v in cell.values]
+    return known + sorted(v for v in cell.values if v not in order)
 
 
 def pools(cells: Sequence[Cell]) -> List[Tuple[str, List[Cell]]]:
@@ -290,7 +148,7 @@ def pools(cells: Sequence[Cell]) -> List[Tuple[str, List[Cell]]]:
             if c.regime == regime and c.set in REAL_SETS and c.used
         ]
         if len(real) >= 2:
-            names = ', '.join(SHORT[c.set] for c in real)
+            names = ', '.join(SETS[c.set].short for c in real)
             out.append((f'real sets pooled ({names}), {regime}', real))
     return out
 
@@ -302,7 +160,7 @@ def render_readme(cells: Sequence[Cell], variant: str = ENTRY) -> str:
         '| data, regime | n | RandomSampler | entry config '
         '| mean Δ [95 % CI] | verdict |', '|---|---:|---:|---:|---:|---|'
     ]
-    rows = [(c.name, c.short, [c]) for c in cells]
+    rows = [(c.title, c.short, [c]) for c in cells]
     rows += [(name, name.split(' (')[0] + ' ' + name.rsplit(', ', 1)[1],
               pool) for name, pool in pools(cells)]
     verdicts: Dict[str, List[str]] = {}
@@ -354,7 +212,7 @@ def render_cell(cell: Cell) -> str:
         '| mean Δ [95 % CI] | verdict |', '|---|---:|---:|---|---:|---|'
     ]
     notes = []
-    for variant in cell.variants():
+    for variant in variant_order(cell):
         values = list(cell.values[variant].values())
         sd = statistics.stdev(values) if len(values) > 1 else 0.
         spread = f'{statistics.fmean(values):.1f} ± {sd:.1f}'
@@ -396,7 +254,7 @@ def render_pool(name: str, group: Sequence[Cell]) -> str:
     ]
     variants = []
     for cell in group:
-        variants += [v for v in cell.variants() if v not in variants]
+        variants += [v for v in variant_order(cell) if v not in variants]
     for variant in variants:
         comp = None if variant == BASELINE else compare(group, variant)
         if comp is None:
@@ -414,7 +272,7 @@ def render_detail(cells: Sequence[Cell]) -> str:
         f'{MARK}: fewer than {MIN_SEEDS} seeds.'
     ]
     for cell in cells:
-        parts.append(f'#### {cell.name}\n\n{render_cell(cell)}')
+        parts.append(f'#### {cell.title}\n\n{render_cell(cell)}')
     for name, group in pools(cells):
         parts.append(f'#### {name[0].upper()}{name[1:]}\n\n'
                      f'{render_pool(name, group)}')
@@ -480,25 +338,12 @@ def sweep_sentence(against: Dict[float, 'Comparison']) -> str:
 def cell_file(cell: Cell) -> str:
     """``docs/results/<set>_<regime>.md``: the cell's table, whole."""
     return (f'<!-- rendered by tools/analysis/render_results.py from '
-            f'{osp.basename(cell.path)} -->\n### {cell.name}: '
+            f'{osp.basename(cell.path)} -->\n### {cell.title}: '
             f'{cell.metric} (%)\n\n{CI_NOTE} {MARK}: fewer than {MIN_SEEDS} '
             f'seeds.\n\n{render_cell(cell)}\n')
 
 
 # --- configs/ohem/ ---------------------------------------------------------
-
-
-def bench_config(set_name: str, variant: str) -> str:
-    """The benchmark config of ``variant`` on a set, relative to configs/."""
-    folder, tag, _ = BENCH[set_name]
-    return f'benchmarks/{folder}/{BENCH_PREFIX}{variant}_{tag}.py'
-
-
-def bench_variants(set_name: str, configs: str = CONFIGS) -> List[str]:
-    """The variants a set ships a config for, sorted."""
-    head, tail = osp.join(configs, bench_config(set_name, '*')).split('*')
-    return sorted(p[len(head):-len(tail)]
-                  for p in glob.glob(f'{head}*{tail}'))
 
 
 def _config_link(set_name: str, variant: str, configs: str) -> str:
@@ -518,13 +363,13 @@ def render_ohem_readme(cells: Sequence[Cell], configs: str = CONFIGS) -> str:
         '', '| set | variant (config) | regime | n | box AP '
         '| mean Δ to random [95 % CI] |', '|---|---|---|---:|---:|---:|'
     ]
-    bench = [c for c in cells if c.set in BENCH]
+    bench = [c for c in cells if c.set in SETS]
     dropped, few = [], False
     for set_name in dict.fromkeys(c.set for c in bench):
         group = [c for c in bench if c.set == set_name]
         variants: List[str] = []
         for cell in group:
-            variants += [v for v in cell.variants() if v not in variants]
+            variants += [v for v in variant_order(cell) if v not in variants]
         for variant in variants:
             for cell in group:
                 if variant not in cell.values:
@@ -540,7 +385,7 @@ def render_ohem_readme(cells: Sequence[Cell], configs: str = CONFIGS) -> str:
                     for short, seed in comp.dropped if comp else []:
                         dropped.append(f'{short} {variant} seed {seed}')
                 lines.append(
-                    f'| {BENCH[set_name][2]} | '
+                    f'| {SETS[set_name].model_name} | '
                     f'{_config_link(set_name, variant, configs)} | '
                     f'{cell.regime} | {_n(len(values))} | '
                     f'{statistics.fmean(values):.1f} | {delta} |')
@@ -555,14 +400,15 @@ def render_ohem_readme(cells: Sequence[Cell], configs: str = CONFIGS) -> str:
                         sum(c.legacy for c in bench)))
     lines += ['', ' '.join(notes), '',
               'Benchmark configs no committed run has used yet:', '']
-    for set_name, (folder, _, title) in BENCH.items():
+    for set_name, bench_set in SETS.items():
+        folder, title = bench_set.dir, bench_set.model_name
         ran = {v for c in bench if c.set == set_name for v in c.values}
         if not ran:
             lines.append(f'- {title}: every variant '
                          f'([configs/benchmarks/{folder}/]'
                          f'(../benchmarks/{folder}/))')
             continue
-        missing = [v for v in bench_variants(set_name, configs)
+        missing = [v for v in shipped_variants(set_name, configs)
                    if v not in ran]
         lines.append(f'- {title}: ' + (', '.join(
             _config_link(set_name, v, configs)
@@ -575,7 +421,7 @@ def metafile_results(config: str,
     """The ``Results`` lines of a metafile model: the scratch mean box AP
     of its benchmark config; None where no run of it is committed."""
     for cell in cells:
-        if cell.regime != 'scratch' or cell.set not in BENCH:
+        if cell.regime != 'scratch' or cell.set not in SETS:
             continue
         head, tail = ('configs/' + bench_config(cell.set, '*')).split('*')
         variant = config[len(head):-len(tail)]
@@ -585,8 +431,8 @@ def metafile_results(config: str,
         mean = statistics.fmean(cell.values[variant].values())
         return [
             '    Results:', '      - Task: Object Detection',
-            f'        Dataset: {BENCH[cell.set][2]}', '        Metrics:',
-            f'          box AP: {mean:.1f}'
+            f'        Dataset: {SETS[cell.set].model_name}',
+            '        Metrics:', f'          box AP: {mean:.1f}'
         ]
     return None
 
@@ -710,7 +556,7 @@ def replace_block(text: str, block: str,
 
 def targets(args: argparse.Namespace) -> Dict[str, str]:
     """Each file this renders and the text it should have."""
-    cells = load(args.results)
+    cells = load_cells(args.results)
     speed = render_speed(load_speed(args.results))
     blocks = {
         args.readme: [(RESULTS, render_readme(cells, args.variant))],

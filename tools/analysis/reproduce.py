@@ -28,19 +28,15 @@ from mmengine.config import Config
 from run_bench import (BASELINE, REGIMES, ROOT, SCHEMA, SETS, THREADS, plan,
                        resolve_config, run_jobs, train)
 
+from mmdet_ohem.utils.bench_results import Cell, compare
 from mmdet_ohem.utils.paired_stats import mean_ci95
 from mmdet_ohem.utils.provenance import environment
 
 
 def cell_values(results: dict, variant: str) -> Dict[int, float]:
-    """``{seed: metric}`` of a variant in a results file (the last record
-    of a seed wins, as in render_results.Cell)."""
-    values = {}
-    for run in results['runs']:
-        value = (run.get('metrics') or {}).get(results['metric'])
-        if run['variant'] == variant and value is not None:
-            values[run['seed']] = value
-    return values
+    """``{seed: metric}`` of a variant in a results file, read as the
+    tables read it (legacy runs left out, the latest run of a seed)."""
+    return Cell.from_results(results).values.get(variant, {})
 
 
 def _where(value: float, spread: Sequence[float]) -> str:
@@ -93,22 +89,26 @@ def frame(committed: dict, records: Sequence[dict], source: str) -> str:
         'A seed does not make the same run on another CPU: read the spread '
         'over seeds, not the exact values.'
     ]
-    commits = {r.get('commit') for r in committed['runs']}
-    if None in commits:
-        lines.append('(some committed runs are legacy: no commit known)')
+    cell = Cell.from_results(committed, source)
+    if cell.legacy:
+        lines.append(f'({cell.legacy} legacy committed runs left out: no '
+                     'commit, config or versions recorded)')
     mine: Dict[Tuple[str, int], float] = {
         (r['variant'], r['seed']): r['metrics'][metric]
         for r in records if (r.get('metrics') or {}).get(metric) is not None
     }
     for (variant, seed), value in mine.items():
         lines += _line(f'{variant}, seed {seed}', value,
-                       cell_values(committed, variant), seed, False)
-    base = cell_values(committed, BASELINE)
+                       cell.values.get(variant, {}), seed, False)
     for (variant, seed), value in mine.items():
         if variant == BASELINE or (BASELINE, seed) not in mine:
             continue
-        other = cell_values(committed, variant)
-        deltas = {s: other[s] - base[s] for s in other if s in base}
+        # The committed Δs as the tables pair them: within one commit.
+        comp = compare([cell], variant)
+        deltas = {} if comp is None else {
+            s: d
+            for (_, s), d in zip(comp.seeds, comp.ci.values)
+        }
         lines += _line(f'Δ {variant} - {BASELINE}, seed {seed}',
                        value - mine[BASELINE, seed], deltas, seed, True)
     return '\n'.join(lines)
@@ -181,10 +181,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 def committed_iters(committed: dict, variant: str,
                     seed: int) -> Optional[int]:
     """The schedule length of the committed run (``None``: unknown)."""
-    for run in committed['runs']:
-        if run['variant'] == variant and run['seed'] == seed:
-            return run.get('iters')
-    return None
+    run = Cell.from_results(committed).used.get(variant, {}).get(seed)
+    return run.get('iters') if run else None
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

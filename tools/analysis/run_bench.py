@@ -41,7 +41,6 @@ override them. Example::
         ohem-perlabel --seeds 0 1 2 --regimes scratch warm
 """
 import argparse
-import glob
 import json
 import os
 import os.path as osp
@@ -52,38 +51,22 @@ import time
 from concurrent.futures import (FIRST_EXCEPTION, Future, ThreadPoolExecutor,
                                 wait)
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, NamedTuple, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 from compare import AP_METRICS, compare, load_work_dir, metric_value
 from mmengine.config import Config
-from render_results import Cell, cell_file
+from render_results import cell_file
 
+from mmdet_ohem.utils.bench_results import (BASELINE, REAL_SETS, REGIMES,
+                                            SCHEMA, SETS, Cell, bench_config,
+                                            shipped_variants)
 from mmdet_ohem.utils.provenance import environment, file_sha256
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIG_DIR = osp.join('configs', 'benchmarks')
 RECORD = 'result.json'
-SCHEMA = 2
-BASELINE = 'random'
-REGIMES = ('scratch', 'warm')
 THREADS = 1
 
 
-class BenchSet(NamedTuple):
-    """A benchmark set: its config folder and name, its data."""
-    dir: str
-    name: str
-    env: Optional[str]  # the variable naming its photos' folder
-    metric: str = 'bbox_mAP'
-
-
-SETS = {
-    'synthetic': BenchSet('hard_negatives', 'hard-negatives', None),
-    'bccd': BenchSet('bccd', 'bccd', 'BCCD_ROOT'),
-    'raccoon': BenchSet('raccoon', 'raccoon', 'RACCOON_ROOT'),
-    'cards': BenchSet('cards', 'cards', 'CARDS_ROOT'),
-}
-REAL_SETS = ['bccd', 'raccoon', 'cards']
 MAIN = ['random', 'ohem']
 SEEDS = [0, 1, 2, 3, 4]
 # The committed results (the folder `make bench` writes).
@@ -100,7 +83,8 @@ PRESETS = {
     'bench-warm':
     dict(sets=list(SETS), variants=MAIN, seeds=SEEDS, regimes=['warm']),
     'bench-mmdet':
-    dict(sets=REAL_SETS, variants=['random', 'mmdet-ohem'], seeds=[0, 1, 2],
+    dict(sets=list(REAL_SETS), variants=['random', 'mmdet-ohem'],
+         seeds=[0, 1, 2],
          regimes=['scratch']),
     'ablations':
     dict(sets=['synthetic'],
@@ -118,17 +102,12 @@ PANEL_REGIMES = {'synthetic': ['scratch']}
 
 def config_path(set_key: str, variant: str) -> str:
     """The config of ``variant`` on ``set_key``, relative to the root."""
-    bench_set = SETS[set_key]
-    return osp.join(
-        CONFIG_DIR, bench_set.dir,
-        f'faster-rcnn_r18-tiny_fpn_{variant}_{bench_set.name}.py')
+    return osp.join('configs', bench_config(set_key, variant))
 
 
 def available_variants(set_key: str) -> List[str]:
     """The variants a set ships a config for, sorted."""
-    pattern = osp.join(ROOT, config_path(set_key, '*'))
-    head, tail = pattern.split('*')
-    return sorted(p[len(head):-len(tail)] for p in glob.glob(pattern))
+    return shipped_variants(set_key, osp.join(ROOT, 'configs'))
 
 
 def resolve_config(set_key: str, variant: str) -> str:
