@@ -19,17 +19,17 @@ import argparse
 import json
 import os
 import os.path as osp
-import statistics
 import sys
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence
 
 import run_bench
 from mmengine.config import Config
 from run_bench import (BASELINE, REGIMES, ROOT, SCHEMA, SETS, THREADS, plan,
                        resolve_config, run_jobs, train)
 
-from mmdet_ohem.utils.bench_results import Cell, compare
-from mmdet_ohem.utils.paired_stats import mean_ci95
+# frame and frame_against live with the results' reading; named here too.
+from mmdet_ohem.utils.bench_results import frame_against  # noqa: F401
+from mmdet_ohem.utils.bench_results import Cell, committed_path, frame
 from mmdet_ohem.utils.provenance import environment
 
 
@@ -37,99 +37,6 @@ def cell_values(results: dict, variant: str) -> Dict[int, float]:
     """``{seed: metric}`` of a variant in a results file, read as the
     tables read it (legacy runs left out, the latest run of a seed)."""
     return Cell.from_results(results).values.get(variant, {})
-
-
-def _where(value: float, spread: Sequence[float]) -> str:
-    low, high = min(spread), max(spread)
-    side = 'inside' if low <= value <= high else 'outside'
-    return f'your machine lands {side} the committed spread'
-
-
-def _line(label: str, yours: float, committed: Dict[int, float], seed: int,
-          signed: bool) -> List[str]:
-    fmt = '{:+.1f}' if signed else '{:.1f}'
-    if not committed:
-        return [f'  {label}: yours {fmt.format(yours)}; nothing committed '
-                'to compare with']
-    values = list(committed.values())
-    same = fmt.format(committed[seed]) if seed in committed else '–'
-    lines = [
-        f'  {label}: yours {fmt.format(yours)} | committed seed {seed}: '
-        f'{same} | committed over {len(values)} seed(s): mean '
-        f'{fmt.format(statistics.fmean(values))}, min-max '
-        f'{fmt.format(min(values))} to {fmt.format(max(values))}'
-    ]
-    if signed:
-        ci = mean_ci95(values)
-        if ci.low is not None:
-            lines[0] += (f', 95 % CI {fmt.format(ci.low)} to '
-                         f'{fmt.format(ci.high)}')
-    lines.append(f'    -> {_where(yours, values)}')
-    return lines
-
-
-def frame(committed: dict, records: Sequence[dict], source: str) -> str:
-    """Where new records land in a committed results file's spread.
-
-    Args:
-        committed (dict): A schema-2 results file.
-        records (Sequence[dict]): New records of that set and regime.
-        source (str): The committed file's name, for the heading.
-
-    Returns:
-        str: Per variant and seed: the new value, the committed value of
-        that seed, the cell's mean and min-max over seeds; for a seed with
-        ``random`` and another variant, the paired difference against the
-        committed ones (with their Student-t 95 % CI).
-    """
-    metric = committed['metric']
-    lines = [
-        f"{committed['set']}, {committed['regime']}: {metric} (%), this "
-        f'machine against {source}',
-        'A seed does not make the same run on another CPU: read the spread '
-        'over seeds, not the exact values.'
-    ]
-    cell = Cell.from_results(committed, source)
-    if cell.legacy:
-        lines.append(f'({cell.legacy} legacy committed runs left out: no '
-                     'commit, config or versions recorded)')
-    mine: Dict[Tuple[str, int], float] = {
-        (r['variant'], r['seed']): r['metrics'][metric]
-        for r in records if (r.get('metrics') or {}).get(metric) is not None
-    }
-    for (variant, seed), value in mine.items():
-        lines += _line(f'{variant}, seed {seed}', value,
-                       cell.values.get(variant, {}), seed, False)
-    for (variant, seed), value in mine.items():
-        if variant == BASELINE or (BASELINE, seed) not in mine:
-            continue
-        # The committed Δs as the tables pair them: within one commit.
-        comp = compare([cell], variant)
-        deltas = {} if comp is None else {
-            s: d
-            for (_, s), d in zip(comp.seeds, comp.ci.values)
-        }
-        lines += _line(f'Δ {variant} - {BASELINE}, seed {seed}',
-                       value - mine[BASELINE, seed], deltas, seed, True)
-    return '\n'.join(lines)
-
-
-def committed_path(results_dir: str, set_key: str, regime: str) -> str:
-    return osp.join(results_dir, f'{set_key}_{regime}.json')
-
-
-def frame_against(results_dir: str, set_key: str, regime: str,
-                  records: Sequence[dict]) -> str:
-    """:func:`frame` against ``<results_dir>/<set>_<regime>.json``, or a
-    line saying there is none."""
-    path = committed_path(results_dir, set_key, regime)
-    if not osp.isfile(path):
-        return f'(no committed results to compare with: {path})'
-    with open(path) as f:
-        committed = json.load(f)
-    if committed.get('schema') != SCHEMA:
-        return f'(committed results of another schema: {path})'
-    return frame(committed, records, path)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:

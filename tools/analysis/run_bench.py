@@ -59,7 +59,7 @@ from render_results import cell_file
 
 from mmdet_ohem.utils.bench_results import (BASELINE, REAL_SETS, REGIMES,
                                             SCHEMA, SETS, Cell, bench_config,
-                                            shipped_variants)
+                                            frame_against, shipped_variants)
 from mmdet_ohem.utils.provenance import environment, file_sha256
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -633,7 +633,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         compare([j.work_dir for j in jobs], [j.variant for j in jobs],
                 out=stem + '.png')
         if args.against:
-            from reproduce import frame_against
             print(frame_against(args.against, set_key, regime,
                                 [records[j] for j in jobs]), flush=True)
     print(f'==> {time.time() - start:.0f} s', flush=True)
