@@ -1,1 +1,2 @@
-"""The embedded benchmark's data generator (not a dataset class)."""
+"""The embedded benchmark's data generator (not a dataset class) and the
+reading of the benchmark's committed results (:mod:`.results`)."""

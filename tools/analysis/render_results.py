@@ -3,7 +3,7 @@ committed raw outputs, so that no number there is copied by hand.
 
 Sources: ``docs/results/<set>_<regime>.json`` (schema 2, written by
 ``tools/analysis/run_bench.py``: one record per run, with its seed and
-provenance; read and paired by ``mmdet_ohem.utils.bench_results``, as
+provenance; read and paired by ``mmdet_ohem.benchmark.results``, as
 ``reproduce.py`` reads them) and ``docs/results/speed*.json``
 (``tools/analysis/benchmark.py --json``). Targets, each between its markers:
 
@@ -37,10 +37,10 @@ import statistics
 import sys
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from mmdet_ohem.utils.bench_results import (BASELINE, ENTRY, REAL_SETS,
-                                            REGIMES, SETS, Cell, Comparison,
-                                            bench_config, compare, load_cells,
-                                            shipped_variants)
+from mmdet_ohem.benchmark.results import (BASELINE, ENTRY, REAL_SETS, REGIMES,
+                                          SETS, Cell, Comparison, bench_config,
+                                          compare, load_cells,
+                                          shipped_variants)
 from mmdet_ohem.utils.paired_stats import (GAIN, LOSS, NO_DIFFERENCE, TOO_FEW,
                                            MeanCI)
 

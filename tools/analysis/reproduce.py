@@ -28,8 +28,8 @@ from run_bench import (BASELINE, REGIMES, ROOT, SCHEMA, SETS, THREADS, plan,
                        resolve_config, run_jobs, train)
 
 # frame and frame_against live with the results' reading; named here too.
-from mmdet_ohem.utils.bench_results import frame_against  # noqa: F401
-from mmdet_ohem.utils.bench_results import Cell, committed_path, frame
+from mmdet_ohem.benchmark.results import frame_against  # noqa: F401
+from mmdet_ohem.benchmark.results import Cell, committed_path, frame
 from mmdet_ohem.utils.provenance import environment
 
 

@@ -57,9 +57,9 @@ from compare import AP_METRICS, compare, load_work_dir, metric_value
 from mmengine.config import Config
 from render_results import cell_file
 
-from mmdet_ohem.utils.bench_results import (BASELINE, REAL_SETS, REGIMES,
-                                            SCHEMA, SETS, Cell, bench_config,
-                                            frame_against, shipped_variants)
+from mmdet_ohem.benchmark.results import (BASELINE, REAL_SETS, REGIMES, SCHEMA,
+                                          SETS, Cell, bench_config,
+                                          frame_against, shipped_variants)
 from mmdet_ohem.utils.provenance import environment, file_sha256
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

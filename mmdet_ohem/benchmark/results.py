@@ -26,7 +26,7 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
-from .paired_stats import MeanCI, mean_ci95
+from ..utils.paired_stats import MeanCI, mean_ci95
 
 SCHEMA = 2
 BASELINE, ENTRY = 'random', 'ohem'

@@ -1,10 +1,10 @@
-"""mmdet_ohem.utils.bench_results: the set table the runner and the
+"""mmdet_ohem.benchmark.results: the set table the runner and the
 renderer share, and how a results file is read (the pairing itself is
 tested through the renderer's tables in test_render_results.py)."""
 import pytest
 
-from mmdet_ohem.utils.bench_results import (SETS, Cell, bench_config,
-                                            shipped_variants)
+from mmdet_ohem.benchmark.results import (SETS, Cell, bench_config,
+                                          shipped_variants)
 
 
 @pytest.mark.parametrize('set_key', list(SETS))
