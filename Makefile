@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(if $(VIRTUAL_ENV),$(VIRTUAL_ENV)/bin/python,$(VENV)/bin/python)
 
-.PHONY: install test test-dist test-slow lint demo bench bench-warm bench-mmdet ablations device-check clean
+.PHONY: install test test-dist test-slow lint demo bench bench-warm bench-mmdet sweep ablations device-check clean
 
 install:  ## the pinned stack in .venv (or the active virtualenv)
 	bash tools/install.sh
@@ -33,6 +33,11 @@ bench-warm:  ## README's warm-start rows: the same from a random-sampling checkp
 bench-mmdet:  ## mmdet's OHEMSampler on the real sets x 3 seeds, scratch (a comparison row of docs/results.md)
 	@test -x $(PY) || $(MAKE) install
 	$(PY) tools/analysis/run_bench.py --preset bench-mmdet --out docs/results
+	$(PY) tools/analysis/render_results.py
+
+sweep:  ## the random share {0.25, 0.5, 0.75} on the real sets x 3 seeds, scratch, against 0.5 -> docs/results.md
+	@test -x $(PY) || $(MAKE) install
+	$(PY) tools/analysis/run_bench.py --preset sweep --keep-other-commits --out docs/results
 	$(PY) tools/analysis/render_results.py
 
 ablations:  ## the mining variants on the embedded set, seed 0 -> work_dirs/ablations

@@ -92,6 +92,11 @@ def test_presets(bench):
     bench_args = bench.parse_args(['--preset', 'bench', '--sets',
                                    'synthetic'])
     assert bench.regimes_of(bench_args, 'synthetic') == ['scratch']
+    sweep = bench.parse_args(['--preset', 'sweep'])
+    assert (sweep.sets, sweep.seeds, sweep.regimes) == (
+        ['bccd', 'raccoon', 'cards'], [0, 1, 2], ['scratch'])
+    assert sweep.variants == ['random', 'ohem-rand0.25', 'ohem',
+                              'ohem-rand0.75']
 
 
 def test_warm_start_continues_from_one_random_checkpoint(bench):
@@ -187,8 +192,16 @@ def test_a_job_with_a_complete_record_is_not_run_again(bench, tmp_path,
     assert warm0.record() is None
     # a record of other options (another --iters) is not this job's
     assert random0.record() is not None
-    random0.options = random0.options + ['train_cfg.max_iters=100']
+    measured = random0.options
+    assert any(o.startswith('default_hooks.checkpoint.') for o in measured)
+    random0.options = measured + ['train_cfg.max_iters=100']
     assert random0.record() is None
+    # other checkpoint options only: the same training, kept (a sweep
+    # after the panel reuses random's runs that saved the warm start)
+    random0.options = [
+        o for o in measured if not o.startswith('default_hooks.checkpoint.')
+    ] + ['default_hooks.checkpoint.interval=400']
+    assert random0.record() is not None
 
 
 def test_a_failed_run_stops_the_others(bench, tmp_path):

@@ -65,10 +65,7 @@ LABELS = {
 # The random share (random_fraction) of the entry mining, swept on the real
 # sets from scratch: each share's variant.
 SHARES = {'ohem-rand0.25': 0.25, ENTRY: 0.5, 'ohem-rand0.75': 0.75}
-SWEEP_COMMAND = (
-    'python tools/analysis/run_bench.py --sets bccd raccoon cards '
-    '--variants random ohem-rand0.25 ohem ohem-rand0.75 --seeds 0 1 2 '
-    '--regimes scratch --keep-other-commits --out docs/results')
+SWEEP_COMMAND = 'make sweep'
 # Rows with fewer seeds are marked: the protocol asks for >= 5.
 MIN_SEEDS = 5
 MARK = '†'
@@ -317,8 +314,8 @@ def sweep_sentence(against: Dict[float, 'Comparison']) -> str:
     CI is above 0; otherwise 0.5, saying why."""
     if not against:
         return ('Not swept yet: no run of another share pairs with one of '
-                f'the entry config. Run `{SWEEP_COMMAND}`, then this '
-                'renderer.')
+                f'the entry config. Run `{SWEEP_COMMAND}` (it renders this '
+                'page).')
     better = [s for s, c in against.items() if c.ci.verdict == GAIN]
     worse = [s for s, c in against.items() if c.ci.verdict == LOSS]
     said = '; '.join(f'{s}: {_ci(c.ci)}, n = {c.ci.n}'
