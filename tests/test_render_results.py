@@ -11,7 +11,8 @@ DOCS = {
                    '<!-- results-detail:end -->\n<!-- sweep:start -->\n'
                    '<!-- sweep:end -->\n<!-- speed:start -->\n'
                    '<!-- speed:end -->\n'),
-    'benchmark.md': 'b\n<!-- speed:start -->\nold\n<!-- speed:end -->\n',
+    'benchmark.md': ('b\n<!-- speed:start -->\nold\n<!-- speed:end -->\n'
+                     '<!-- cost:start -->\n<!-- cost:end -->\n'),
 }
 
 
@@ -460,3 +461,20 @@ def test_speed_table_reads_ratios_to_random_and_floor(render, tmp_path):
     # One source: the two docs carry the same speed block.
     assert speed.split('<!-- speed:start -->')[1] in \
         (tmp_path / 'results.md').read_text()
+
+
+def test_cost_table_reads_the_records_wall_times(render, tmp_path):
+    runs = [
+        dict(_run('random', s, 10., 'a' * 40), wall_s=w, iters=800)
+        for s, w in ((0, 100.), (1, 140.))
+    ] + [
+        dict(_run('ohem', s, 12., 'a' * 40), wall_s=w, iters=800)
+        for s, w in ((0, 200.), (1, 160.))
+    ]
+    _write(tmp_path, 'cards', 'scratch', runs)
+    _write(tmp_path, 'bccd', 'scratch', [_run('random', 0, 1., 'a' * 40)])
+    lines = render.render_cost(render.load_cells(str(tmp_path))).splitlines()
+    # 600 s over the 4 runs = 10 min; BCCD has no wall time: no row
+    assert lines[-1] == ('| cards (real, 6 classes), scratch | 800 | 100–140 '
+                         '| 160–200 | 4 | 10 |')
+    assert not any(line.startswith('| BCCD') for line in lines)

@@ -50,6 +50,7 @@ DETAIL = ('<!-- results-detail:start -->', '<!-- results-detail:end -->')
 SPEED = ('<!-- speed:start -->', '<!-- speed:end -->')
 OHEM_RESULTS = ('<!-- ohem-results:start -->', '<!-- ohem-results:end -->')
 SWEEP = ('<!-- sweep:start -->', '<!-- sweep:end -->')
+COST = ('<!-- cost:start -->', '<!-- cost:end -->')
 CONFIGS = osp.join(ROOT, 'mmdet_ohem', 'configs')
 COMPARISONS = ('mmdet-ohem', 'ohem-agnostic', 'ohem-perlabel', 'ohem-paper')
 LABELS = {
@@ -332,6 +333,37 @@ def sweep_sentence(against: Dict[float, 'Comparison']) -> str:
             'config keeps 0.5.')
 
 
+def render_cost(cells: Sequence[Cell]) -> str:
+    """docs/benchmark.md's cost block: per cell, the recorded wall time of
+    the runs of random and of the entry config (field ``wall_s``: start-up,
+    training and evaluation, as run_bench ran them: two at a time)."""
+    lines = [
+        'Wall time per run (s, min–max over the seeds: start-up, training '
+        'and evaluation; field `wall_s` of the committed records, two runs '
+        'side by side on the recording machine), and the cell\'s sum over '
+        'its runs.', '',
+        '| data, regime | iterations | random | entry config | runs | sum '
+        '(min) |', '|---|---:|---:|---:|---:|---:|'
+    ]
+    for cell in cells:
+        walls = {
+            v: [r['wall_s'] for r in cell.used.get(v, {}).values()
+                if r.get('wall_s') is not None]
+            for v in (BASELINE, ENTRY)
+        }
+        if not all(walls.values()):
+            continue
+        iters = {r.get('iters') for v in (BASELINE, ENTRY)
+                 for r in cell.used[v].values()}
+        spans = [f'{min(w):.0f}–{max(w):.0f}' for w in walls.values()]
+        runs = sum(len(w) for w in walls.values())
+        total = sum(sum(w) for w in walls.values()) / 60
+        lines.append(f'| {cell.title} | '
+                     f'{", ".join(str(i) for i in sorted(iters, key=str))} | '
+                     f'{spans[0]} | {spans[1]} | {runs} | {total:.0f} |')
+    return '\n'.join(lines)
+
+
 def cell_file(cell: Cell) -> str:
     """``docs/results/<set>_<regime>.md``: the cell's table, whole."""
     return (f'<!-- rendered by tools/analysis/render_results.py from '
@@ -561,7 +593,8 @@ def targets(args: argparse.Namespace) -> Dict[str, str]:
             (DETAIL, render_detail(cells)), (SWEEP, render_sweep(cells)),
             (SPEED, speed)
         ],
-        osp.join(args.docs, 'benchmark.md'): [(SPEED, speed)],
+        osp.join(args.docs, 'benchmark.md'): [(SPEED, speed),
+                                              (COST, render_cost(cells))],
         args.ohem_readme: [(OHEM_RESULTS,
                             render_ohem_readme(cells, args.configs))],
     }
