@@ -4,12 +4,17 @@ import json
 
 import pytest
 
+from mmdet_ohem.benchmark.results import Cell
 from helpers import load_tool
 
 
 @pytest.fixture(scope='module')
 def repro():
     return load_tool('analysis/reproduce')
+
+
+def cell(results):
+    return Cell.from_results(results, 'x.json')
 
 
 def rec(variant, seed, ap, commit='c' * 40, iters=800):
@@ -25,7 +30,7 @@ COMMITTED = dict(
 
 
 def test_a_single_variant_inside_the_spread(repro):
-    text = repro.frame(COMMITTED, [rec('ohem', 0, 17.3)], 'x.json')
+    text = repro.frame(cell(COMMITTED), [rec('ohem', 0, 17.3)], 'x.json')
     assert 'synthetic, scratch: bbox_mAP (%), this machine against x.json' \
         in text
     assert 'not the exact values' in text
@@ -36,8 +41,8 @@ def test_a_single_variant_inside_the_spread(repro):
 
 
 def test_a_pair_outside_the_spread_and_its_delta(repro):
-    text = repro.frame(COMMITTED, [rec('random', 1, 21.0),
-                                   rec('ohem', 1, 20.5)], 'x.json')
+    text = repro.frame(cell(COMMITTED), [rec('random', 1, 21.0),
+                                         rec('ohem', 1, 20.5)], 'x.json')
     lines = text.splitlines()
     random_at = next(i for i, line in enumerate(lines)
                      if line.startswith('  random, seed 1'))
@@ -55,7 +60,8 @@ def test_a_pair_outside_the_spread_and_its_delta(repro):
 
 def test_legacy_runs_are_left_out_and_said(repro):
     legacy = dict(rec('ohem', 3, 1., None), legacy=True)
-    text = repro.frame(dict(COMMITTED, runs=COMMITTED['runs'] + [legacy]),
+    text = repro.frame(cell(dict(COMMITTED,
+                                 runs=COMMITTED['runs'] + [legacy])),
                        [rec('ohem', 0, 12.)], 'x.json')
     assert '(1 legacy committed runs left out' in text
     # its 1.0 is in no spread: the 3 seeds of provenance only
@@ -66,7 +72,8 @@ def test_committed_deltas_pair_within_one_commit(repro):
     # seed 2's random reran at another commit (beside the old run): the
     # Δ of seed 2 pairs the two runs of commit c, as the tables do.
     rerun = rec('random', 2, 99., 'd' * 40)
-    text = repro.frame(dict(COMMITTED, runs=COMMITTED['runs'] + [rerun]),
+    text = repro.frame(cell(dict(COMMITTED,
+                                 runs=COMMITTED['runs'] + [rerun])),
                        [rec('random', 0, 10.), rec('ohem', 0, 13.)],
                        'x.json')
     assert ('Δ ohem - random, seed 0: yours +3.0 | committed seed 0: +2.0 | '

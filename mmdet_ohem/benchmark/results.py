@@ -276,11 +276,11 @@ def _line(label: str, yours: float, committed: Dict[int, float], seed: int,
     return lines
 
 
-def frame(committed: dict, records: Sequence[dict], source: str) -> str:
-    """Where new records land in a committed results file's spread.
+def frame(cell: Cell, records: Sequence[dict], source: str) -> str:
+    """Where new records land in a committed cell's spread.
 
     Args:
-        committed (dict): A schema-2 results file.
+        cell (Cell): The committed results of the set and regime.
         records (Sequence[dict]): New records of that set and regime.
         source (str): The committed file's name, for the heading.
 
@@ -290,14 +290,12 @@ def frame(committed: dict, records: Sequence[dict], source: str) -> str:
         ``random`` and another variant, the paired difference against the
         committed ones (with their Student-t 95 % CI).
     """
-    metric = committed['metric']
+    metric = cell.metric
     lines = [
-        f"{committed['set']}, {committed['regime']}: {metric} (%), this "
-        f'machine against {source}',
-        'A seed does not make the same run on another CPU: read the spread '
-        'over seeds, not the exact values.'
+        f'{cell.set}, {cell.regime}: {metric} (%), this machine against '
+        f'{source}', 'A seed does not make the same run on another CPU: read '
+        'the spread over seeds, not the exact values.'
     ]
-    cell = Cell.from_results(committed, source)
     if cell.legacy:
         lines.append(f'({cell.legacy} legacy committed runs left out: no '
                      'commit, config or versions recorded)')
@@ -308,17 +306,20 @@ def frame(committed: dict, records: Sequence[dict], source: str) -> str:
     for (variant, seed), value in mine.items():
         lines += _line(f'{variant}, seed {seed}', value,
                        cell.values.get(variant, {}), seed, False)
+    committed_deltas: Dict[str, Dict[int, float]] = {}
     for (variant, seed), value in mine.items():
         if variant == BASELINE or (BASELINE, seed) not in mine:
             continue
-        # The committed Δs as the tables pair them: within one commit.
-        comp = compare([cell], variant)
-        deltas = {} if comp is None else {
-            s: d
-            for (_, s), d in zip(comp.seeds, comp.ci.values)
-        }
+        if variant not in committed_deltas:
+            # The committed Δs as the tables pair them: within one commit.
+            comp = compare([cell], variant)
+            committed_deltas[variant] = {} if comp is None else {
+                s: d
+                for (_, s), d in zip(comp.seeds, comp.ci.values)
+            }
         lines += _line(f'Δ {variant} - {BASELINE}, seed {seed}',
-                       value - mine[BASELINE, seed], deltas, seed, True)
+                       value - mine[BASELINE, seed],
+                       committed_deltas[variant], seed, True)
     return '\n'.join(lines)
 
 
@@ -333,8 +334,8 @@ def frame_against(results_dir: str, set_key: str, regime: str,
     path = committed_path(results_dir, set_key, regime)
     if not osp.isfile(path):
         return f'(no committed results to compare with: {path})'
-    with open(path) as f:
-        committed = json.load(f)
-    if committed.get('schema') != SCHEMA:
+    try:
+        cell = read_cell(path)
+    except ValueError:
         return f'(committed results of another schema: {path})'
-    return frame(committed, records, path)
+    return frame(cell, records, path)

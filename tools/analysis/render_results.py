@@ -77,11 +77,11 @@ CI_NOTE = ('95 % CI: Student t over the per-seed Δs (df = n − 1); Δ = '
 def provenance_note(runs: Sequence[dict],
                     superseded: int = 0,
                     legacy: int = 0) -> str:
-    """Which commits the runs come from, never silently mixed; how many
-    legacy runs (no provenance) were left out."""
-    legacy += sum(bool(r.get('legacy')) for r in runs)
-    known = [r for r in runs if not r.get('legacy') and r.get('commit')]
-    unknown = sum(not r.get('legacy') and not r.get('commit') for r in runs)
+    """Which commits ``runs`` (runs with provenance, as a Cell keeps them)
+    come from, never silently mixed; and how many legacy runs (no
+    provenance: ``legacy``) were left out."""
+    known = [r for r in runs if r.get('commit')]
+    unknown = len(runs) - len(known)
     commits = sorted({r['commit'][:7] for r in known})
     dirty = sum(bool(r.get('dirty')) for r in known)
     parts = []

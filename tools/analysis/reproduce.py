@@ -16,11 +16,10 @@ differences). Example::
         --variant ohem --seed 0 --pair
 """
 import argparse
-import json
 import os
 import os.path as osp
 import sys
-from typing import Dict, Optional, Sequence
+from typing import Optional, Sequence
 
 import run_bench
 from mmengine.config import Config
@@ -29,14 +28,8 @@ from run_bench import (BASELINE, REGIMES, ROOT, SCHEMA, SETS, THREADS, plan,
 
 # frame and frame_against live with the results' reading; named here too.
 from mmdet_ohem.benchmark.results import frame_against  # noqa: F401
-from mmdet_ohem.benchmark.results import Cell, committed_path, frame
+from mmdet_ohem.benchmark.results import Cell, committed_path, frame, read_cell
 from mmdet_ohem.utils.provenance import environment
-
-
-def cell_values(results: dict, variant: str) -> Dict[int, float]:
-    """``{seed: metric}`` of a variant in a results file, read as the
-    tables read it (legacy runs left out, the latest run of a seed)."""
-    return Cell.from_results(results).values.get(variant, {})
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -68,12 +61,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     if not osp.isfile(path):
         parser.error(f'no committed results for {args.set}, {args.regime}: '
                      f'{path}')
-    with open(path) as f:
-        args.committed = json.load(f)
-    if args.committed.get('schema') != SCHEMA:
+    try:
+        args.committed = read_cell(path)
+    except ValueError:
         parser.error(f'{path} is not a schema-{SCHEMA} results file')
     for variant in args.variants:
-        seeds = sorted(cell_values(args.committed, variant))
+        seeds = sorted(args.committed.values.get(variant, {}))
         if args.seed not in seeds:
             parser.error(
                 f'{path} has no {variant!r} run of seed {args.seed}; its '
@@ -85,10 +78,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return args
 
 
-def committed_iters(committed: dict, variant: str,
+def committed_iters(committed: Cell, variant: str,
                     seed: int) -> Optional[int]:
     """The schedule length of the committed run (``None``: unknown)."""
-    run = Cell.from_results(committed).used.get(variant, {}).get(seed)
+    run = committed.used.get(variant, {}).get(seed)
     return run.get('iters') if run else None
 
 
