@@ -142,7 +142,7 @@ def test_a_real_set_needs_its_photos(repro, tmp_path, capsys, monkeypatch):
 def test_main_with_a_fake_run(repro, results, tmp_path, capsys, monkeypatch):
     planned = []
 
-    def fake_run_jobs(jobs, num_parallel, run):
+    def fake_run_jobs(jobs, num_parallel, run, commit=None):
         planned.extend(jobs)
         return {j: rec(j.variant, j.seed, 11.0 if j.variant == 'random'
                        else 15.0) for j in jobs}

@@ -204,6 +204,27 @@ def test_a_job_with_a_complete_record_is_not_run_again(bench, tmp_path,
     assert random0.record() is not None
 
 
+def test_a_record_of_another_commit_is_run_again(bench, tmp_path):
+    jobs = bench.plan('synthetic', 'scratch', ['random', 'ohem'], [0],
+                      str(tmp_path), 400, None)
+    old, same = jobs
+    for job, commit in ((old, 'a' * 40), (same, 'b' * 40)):
+        write_record(job, bench)
+        path = osp.join(job.work_dir, bench.RECORD)
+        with open(path) as f:
+            record = json.load(f)
+        with open(path, 'w') as f:
+            json.dump(dict(record, commit=commit), f)
+    assert old.record() is not None  # no commit asked: any is kept
+    assert old.record('b' * 40) is None
+    assert same.record('b' * 40)['commit'] == 'b' * 40
+    ran = []
+    records = bench.run_jobs(jobs, 2, lambda job, stop: ran.append(job) or
+                             dict(commit='b' * 40), 'b' * 40)
+    assert ran == [old]
+    assert records[same]['metrics']['bbox_mAP'] == 20.0
+
+
 def test_a_failed_run_stops_the_others(bench, tmp_path):
     jobs = bench.plan('synthetic', 'scratch', ['random', 'ohem'], [0, 1],
                       str(tmp_path), 400, None)
@@ -323,7 +344,7 @@ def test_summary_is_the_renderers_table(bench, tmp_path, monkeypatch):
     monkeypatch.setattr(bench, 'prepare_data', lambda *args: None)
     monkeypatch.setattr(bench, 'compare', lambda *args, **kwargs: None)
     monkeypatch.setattr(
-        bench, 'run_jobs', lambda jobs, n, fn: {
+        bench, 'run_jobs', lambda jobs, n, fn, commit=None: {
             job: next(r for r in records
                       if (r['variant'], r['seed']) == (job.variant, job.seed))
             for job in jobs
@@ -385,7 +406,7 @@ def test_main_writes_the_results_and_frames_the_demo(bench, tmp_path,
               for v, s, ap in (('random', 0, 15.), ('random', 1, 17.),
                                ('ohem', 0, 18.), ('ohem', 1, 22.))])))
 
-    def fake_run_jobs(jobs, num_parallel, run):
+    def fake_run_jobs(jobs, num_parallel, run, commit=None):
         return {j: dict(variant=j.variant, seed=j.seed, commit='d' * 40,
                         metrics=dict(bbox_mAP=16. if j.variant == 'random'
                                      else 23.)) for j in jobs}

@@ -105,7 +105,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                     args.work_dir, 400, iters)
     env = environment(ROOT, threads=THREADS)
     records = run_jobs(jobs, args.jobs,
-                       lambda job, stop: train(job, args.python, stop, env))
+                       lambda job, stop: train(job, args.python, stop, env),
+                       env['commit'])
     print(frame(args.committed,
                 [records[j] for j in jobs if j.regime != 'warm-start'],
                 committed_path(args.results, args.set, args.regime)))

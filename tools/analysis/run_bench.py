@@ -210,7 +210,7 @@ class Job:
             self.work_dir, '--cfg-options', f'randomness.seed={self.seed}'
         ] + self.options
 
-    def record(self) -> Optional[dict]:
+    def record(self, commit: Optional[str] = None) -> Optional[dict]:
         """The complete record in the work dir, else ``None``.
 
         A record of another config or other options (``--iters``, another
@@ -219,6 +219,12 @@ class Job:
         options measure nothing: a run that saved the warm start's
         checkpoint is the same training as one that saved none, and a
         checkpoint this job must leave is checked as one of its outputs.
+
+        Args:
+            commit (str, optional): The commit the job would run at. A
+                record of another commit is not resumed: a Δ pairs runs of
+                one commit, so a panel run again after a ``git pull`` must
+                not keep the old runs under the new ones' results.
         """
         path = osp.join(self.work_dir, RECORD)
         if not osp.isfile(path) or not all(
@@ -229,6 +235,8 @@ class Job:
         if (record.get('config'),
                 _measured(record.get('options', self.options))) != (
                     self.config, _measured(self.options)):
+            return None
+        if commit is not None and record.get('commit', commit) != commit:
             return None
         if self.regime == 'warm-start':  # not evaluated
             return record
@@ -318,8 +326,10 @@ def train(job: Job, python: str, stop: threading.Event, env: dict) -> dict:
     return record
 
 
-def run_jobs(jobs: Sequence[Job], num_parallel: int,
-             run: Callable[[Job, threading.Event], dict]) -> Dict[Job, dict]:
+def run_jobs(jobs: Sequence[Job],
+             num_parallel: int,
+             run: Callable[[Job, threading.Event], dict],
+             commit: Optional[str] = None) -> Dict[Job, dict]:
     """Run the jobs without a record, ``num_parallel`` at a time.
 
     Warm starts are queued first and each continuation waits on its own
@@ -331,11 +341,13 @@ def run_jobs(jobs: Sequence[Job], num_parallel: int,
         jobs (Sequence[Job]): The jobs.
         num_parallel (int): Trainings at a time.
         run (callable): ``run(job, stop)`` trains a job, returns its record.
+        commit (str, optional): The commit the jobs run at: a record of
+            another commit is run again (:meth:`Job.record`).
 
     Returns:
         dict: Every job's record.
     """
-    records = {job: job.record() for job in jobs}
+    records = {job: job.record(commit) for job in jobs}
     for job, record in records.items():
         if record is not None:
             print(f'==> {job.name}: done before, kept', flush=True)
@@ -629,7 +641,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     jobs = share_warm_starts(
         [job for jobs in planned.values() for job in jobs], args.warm_iters)
     records = run_jobs(jobs, args.jobs,
-                       lambda job, stop: train(job, args.python, stop, env))
+                       lambda job, stop: train(job, args.python, stop, env),
+                       env['commit'])
     for (set_key, regime), jobs in planned.items():
         jobs = [j for j in jobs if j.regime != 'warm-start']
         stem = osp.join(args.out, f'{set_key}_{regime}')
