@@ -168,7 +168,9 @@ def test_missing_seed_is_dropped_and_said(render, tmp_path):
     # The variant's own 3 runs, and the CI of its 2 paired ones.
     assert '| ohem (entry config) | 3 † | 41.3 ± 50.0 | s0 +1.0, s1 +2.0 | ' \
         '+1.5 [-4.9, +7.9] (n=2) | no measurable difference |' in cell
-    assert 'Dropped: raccoon scratch seeds 2, 3' in cell
+    # random's seed 2 is in random's row: only ohem's seed 3 is left out
+    assert 'Not in the Δ of ohem: raccoon scratch seed 3 (no random run ' \
+        'of its seed and commit to pair with).' in cell
 
 
 def test_runs_of_different_commits_are_not_paired(render, tmp_path):
@@ -184,7 +186,9 @@ def test_runs_of_different_commits_are_not_paired(render, tmp_path):
     assert comp.ci.values == (3.0, )
     assert comp.seeds == [('raccoon scratch', 0)]
     assert comp.dropped == [('raccoon scratch', 1)]
-    assert 'Dropped: raccoon scratch seed 1' in render.render_cell(cells[0])
+    # the legacy run is in no row, random's seed 1 in its own: nothing
+    # a row shows is left out of its Δ
+    assert 'Not in the Δ' not in render.render_cell(cells[0])
 
 
 def test_commit_mixing_is_said_and_legacy_runs_left_out(render, tmp_path):

@@ -119,14 +119,18 @@ def _n(n: int) -> str:
     return f'{n} {MARK}' if n < MIN_SEEDS else str(n)
 
 
-def _dropped_note(dropped: Sequence[Tuple[str, int]], variant: str) -> str:
+def _seeds_note(seeds: Sequence[Tuple[str, int]]) -> str:
     by_cell: Dict[str, List[str]] = {}
-    for cell, seed in dropped:
+    for cell, seed in seeds:
         by_cell.setdefault(cell, []).append(str(seed))
-    seeds = '; '.join(f'{cell} seed{"s" if len(s) > 1 else ""} '
-                      f'{", ".join(s)}' for cell, s in by_cell.items())
-    return (f'{seeds} (not paired: run by only one of random and {variant},'
-            ' or by the two from different commits; left out)')
+    return '; '.join(f'{cell} seed{"s" if len(s) > 1 else ""} '
+                     f'{", ".join(s)}' for cell, s in by_cell.items())
+
+
+def _dropped_note(dropped: Sequence[Tuple[str, int]], variant: str) -> str:
+    return (f'{_seeds_note(dropped)} (not paired: run by only one of '
+            f'random and {variant}, or by the two from different commits; '
+            'left out)')
 
 
 def variant_order(cell: Cell) -> List[str]:
@@ -232,9 +236,13 @@ def render_cell(cell: Cell) -> str:
         lines.append(f'| {label} | {_n(len(values))} | {spread} | '
                      f'{per_seed} | {_ci(comp.ci)}{paired} | '
                      f'{comp.ci.verdict} |')
-        if comp.dropped:
-            notes.append('Dropped: ' + _dropped_note(comp.dropped, variant) +
-                         '.')
+        # Each row shows all of its own runs: only a variant's run with no
+        # random run to pair with is left out of something (its Δ).
+        alone = [(c, s) for c, s in comp.dropped if s in cell.used[variant]]
+        if alone:
+            notes.append(f'Not in the Δ of {variant}: ' +
+                         _seeds_note(alone) + ' (no random run of its seed '
+                         'and commit to pair with).')
     lines.append('')
     if any(len(v) < MIN_SEEDS for v in cell.values.values()):
         notes.insert(0, f'{MARK} fewer than {MIN_SEEDS} seeds.')
