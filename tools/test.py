@@ -14,7 +14,6 @@ Example::
 import argparse
 import os
 import os.path as osp
-import sys
 import warnings
 from copy import deepcopy
 
@@ -23,9 +22,9 @@ from mmengine.config import Config, DictAction
 
 # Registers mmdet-ohem's modules whatever the config imports; the package
 # imports the stack with its known deprecations silenced.
-from mmdet_ohem.utils import (check_dataset_files, run_data_check,
-                              setup_cpu_distributed)
+from mmdet_ohem.utils import check_dataset_files
 from mmdet_ohem.utils.noise import silence_import_noise
+from mmdet_ohem.utils.tool_setup import build_runner, load_tool_config
 
 
 # TODO: support fuse_conv_bn and format_only
@@ -102,50 +101,14 @@ def main() -> None:
     silence_import_noise()
     args = parse_args()
 
-    # load config; custom_imports are imported below, after the data check
-    cfg = Config.fromfile(args.config, import_custom_modules=False)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-
-    try:
-        check_inputs(cfg, args.checkpoint)
-    except FileNotFoundError as error:
-        print(error, file=sys.stderr)
-        sys.exit(1)
-
+    # The config checked (test annotations, the checkpoint; --check-data),
+    # its custom imports imported and its work dir set, as tools/train.py.
+    cfg = load_tool_config(
+        args,
+        lambda cfg: check_inputs(cfg, args.checkpoint), ('test_dataloader', ),
+        what='the test')
     from mmdet.engine.hooks.utils import trigger_visualization_hook
     from mmdet.evaluation import DumpDetResults
-    from mmdet.registry import RUNNERS
-    from mmengine.runner import Runner
-    from mmengine.utils import import_modules_from_strings
-    if cfg.get('custom_imports', None):
-        import_modules_from_strings(**cfg['custom_imports'])
-
-    if args.check_data:
-        from mmdet.utils import register_all_modules
-        register_all_modules()
-        if run_data_check(cfg, loaders=('test_dataloader', )):
-            sys.exit('--check-data: the test would not use the data as '
-                     'written; see the errors above')
-
-    # Reduce the number of repeated compilations and improve
-    # testing speed.
-    try:
-        from mmdet.utils import setup_cache_size_limit_of_dynamo
-    except ImportError:  # not in every mmdet release
-        pass
-    else:
-        setup_cache_size_limit_of_dynamo()
-
-    # work_dir is determined in this priority: CLI > segment in file > filename
-    if args.work_dir is not None:
-        # update configs according to CLI args if args.work_dir is not None
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        # use config filename as default work_dir if cfg.work_dir is None
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
 
     cfg.load_from = args.checkpoint
 
@@ -187,18 +150,8 @@ def main() -> None:
         cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
         cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
 
-    # mmdet's default_runtime asks for nccl, which needs CUDA, and mmengine
-    # does not fall back: without CUDA, use gloo (see the function).
-    setup_cpu_distributed(cfg)
-
-    # build the runner from config
-    if 'runner_type' not in cfg:
-        # build the default runner
-        runner = Runner.from_cfg(cfg)
-    else:
-        # build customized runner from the registry
-        # if 'runner_type' is set in the cfg
-        runner = RUNNERS.build(cfg)
+    # gloo instead of nccl on machines without CUDA (see the function)
+    runner = build_runner(cfg)
 
     # add `DumpResults` dummy metric
     if args.out is not None:
