@@ -59,3 +59,19 @@ def test_the_wheel_ships_configs_and_registers(tmp_path):
     shipped = glob.glob(osp.join(ROOT, 'mmdet_ohem', 'configs', '**',
                                  '*.py'), recursive=True)
     assert int(lines[-1]) == len(shipped) > 10
+    # The tools travel as console scripts: a wheel user has no tools/.
+    for name in ('train', 'test'):
+        script = str(site / 'bin' / f'mmdet-ohem-{name}')
+        assert '--check-data' in run(script, '--help', cwd=tmp_path,
+                                     env=env)
+    # Without COCO in ./data/coco: the input check stops it at once.
+    missing = subprocess.run(
+        [str(site / 'bin' / 'mmdet-ohem-train'), path_of_entry_config(env)],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path, env=env)
+    assert missing.returncode == 1, missing.stderr[-2000:]
+    assert 'data/coco' in missing.stderr
+
+
+def path_of_entry_config(env):
+    return run(sys.executable, '-c', 'import mmdet_ohem; print(mmdet_ohem.'
+               "config_path('faster_rcnn_ohem.py'))", env=env).strip()
