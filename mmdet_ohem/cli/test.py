@@ -12,19 +12,19 @@ Example::
     bash tools/dist_test.sh configs/faster_rcnn_ohem.py epoch_12.pth 8
 """
 import argparse
-import os
 import os.path as osp
 import warnings
 from copy import deepcopy
 
 from mmengine import ConfigDict
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 
 # Registers mmdet-ohem's modules whatever the config imports; the package
 # imports the stack with its known deprecations silenced.
 from ..utils import check_dataset_files
 from ..utils.noise import silence_import_noise
-from ..utils.tool_setup import build_runner, load_tool_config
+from ..utils.tool_setup import (add_config_args, build_runner,
+                                load_tool_config, parse_tool_args)
 
 
 # TODO: support fuse_conv_bn and format_only
@@ -50,21 +50,7 @@ def parse_args() -> argparse.Namespace:
         'to the work_dir/timestamp/show_dir')
     parser.add_argument(
         '--wait-time', type=float, default=2, help='the interval of show (s)')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override some settings in the used config, the key-value pair '
-        'in xxx=yyy format will be merged into config file. If the value to '
-        'be overwritten is a list, it should be like key="[a,b]" or key=a,b '
-        'It also allows nested list/tuple values, e.g. key="[(a,b),(c,d)]" '
-        'Note that the quotation marks are necessary and that no white space '
-        'is allowed.')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
+    add_config_args(parser)
     parser.add_argument('--tta', action='store_true')
     parser.add_argument(
         '--check-data',
@@ -73,14 +59,7 @@ def parse_args() -> argparse.Namespace:
         'ids, image files) and decode every image as the pipeline will; '
         'name each defect with what mmdet would do with it, and stop if any '
         'would change or stop the evaluation')
-    # When using PyTorch version >= 2.0.0, the `torch.distributed.launch`
-    # will pass the `--local-rank` parameter to `tools/train.py` instead
-    # of `--local_rank`.
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    return parse_tool_args(parser)
 
 
 def check_inputs(cfg: Config, checkpoint: str) -> None:

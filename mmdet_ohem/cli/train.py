@@ -17,16 +17,14 @@ Example::
     bash tools/dist_train.sh configs/faster_rcnn_ohem.py 8
 """
 import argparse
-import os
-
-from mmengine.config import DictAction
 
 # Registers mmdet-ohem's modules whatever the config imports; the package
 # imports the stack with its known deprecations silenced.
 from ..utils import check_dataset_files
 from ..utils.data_check import DEFAULT_LOADERS
 from ..utils.noise import silence_import_noise
-from ..utils.tool_setup import build_runner, load_tool_config
+from ..utils.tool_setup import (add_config_args, build_runner,
+                                load_tool_config, parse_tool_args)
 
 
 def parse_args() -> argparse.Namespace:
@@ -51,24 +49,7 @@ def parse_args() -> argparse.Namespace:
         help='If specify checkpoint path, resume from it, while if not '
         'specify, try to auto resume from the latest checkpoint '
         'in the work directory.')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override some settings in the used config, the key-value pair '
-        'in xxx=yyy format will be merged into config file. If the value to '
-        'be overwritten is a list, it should be like key="[a,b]" or key=a,b '
-        'It also allows nested list/tuple values, e.g. key="[(a,b),(c,d)]" '
-        'Note that the quotation marks are necessary and that no white space '
-        'is allowed.')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    # When using PyTorch version >= 2.0.0, the `torch.distributed.launch`
-    # will pass the `--local-rank` parameter to `tools/train.py` instead
-    # of `--local_rank`.
+    add_config_args(parser)
     parser.add_argument(
         '--check-data',
         '--check-images',
@@ -79,12 +60,7 @@ def parse_args() -> argparse.Namespace:
         'image as the pipeline will; name each defect with what mmdet would '
         'do with it, and stop if any would change or stop training '
         '(--check-images is an alias)')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-
-    return args
+    return parse_tool_args(parser)
 
 
 def main() -> None:

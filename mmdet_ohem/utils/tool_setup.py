@@ -9,14 +9,49 @@ Runner); ours add a check of the inputs before anything is built and
 Online Hard Example Mining: https://arxiv.org/abs/1604.03540
 """
 import argparse
+import os
 import os.path as osp
 import sys
-from typing import Callable, Sequence
+from typing import Callable, Optional, Sequence
 
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 
 from .annotation_check import run_data_check
 from .dist import setup_cpu_distributed
+
+
+def add_config_args(parser: argparse.ArgumentParser) -> None:
+    """Add MMDetection's ``--cfg-options`` and ``--launcher`` flags."""
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override some settings in the used config, the key-value pair '
+        'in xxx=yyy format will be merged into config file. If the value to '
+        'be overwritten is a list, it should be like key="[a,b]" or key=a,b '
+        'It also allows nested list/tuple values, e.g. key="[(a,b),(c,d)]" '
+        'Note that the quotation marks are necessary and that no white space '
+        'is allowed.')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+
+
+def parse_tool_args(parser: argparse.ArgumentParser,
+                    argv: Optional[Sequence[str]] = None
+                    ) -> argparse.Namespace:
+    """Parse with ``--local_rank`` added, and publish it as ``LOCAL_RANK``.
+
+    torch's ``distributed.launch`` passes the rank as ``--local-rank``
+    (torch >= 2.0) or ``--local_rank``; mmengine reads the variable.
+    """
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
 
 
 def load_tool_config(args: argparse.Namespace,
