@@ -15,7 +15,11 @@ from typing import Dict, List, Optional
 
 import pytest
 
+from mmdet_ohem.cli import test as test_program
+from mmdet_ohem.cli import train as train_program
 from helpers import load_tool
+
+PROGRAMS = dict(train=train_program, test=test_program)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TOOLS = osp.join(ROOT, 'tools')
@@ -183,7 +187,9 @@ def test_tools_parse_the_srun_arguments(tool, monkeypatch):
     argv = expected_srun(script)[13:]  # from the tool's path on
     monkeypatch.setattr(sys, 'argv', argv)
     monkeypatch.delenv('LOCAL_RANK', raising=False)
-    args = load_tool(tool).parse_args()
+    # the script runs the package's program
+    assert load_tool(tool).main is PROGRAMS[tool].main
+    args = PROGRAMS[tool].parse_args()
     assert args.launcher == 'slurm' and args.config == CONFIG
     assert args.cfg_options == {'a': 1}
     if tool == 'train':
