@@ -354,12 +354,31 @@ def test_ohem_readme_rows_link_configs_and_hand_computed_ci(
         '| BCCD | ohem-batch (no config) | scratch | 2 † | 30.0 | '
         '-10.5 [-16.9, -4.1] |',
     ]
+    # random's seeds 2-4 are in random's row: no run is missing from a Δ.
+    assert not any('Not in the Δs' in line for line in lines)
     # The configs left: on BCCD those not run, on cards (none run) all.
     missing = next(line for line in lines if line.startswith('- BCCD: '))
     assert f'[mmdet-ohem]({link.format("mmdet-ohem")})' in missing
     assert '[ohem]' not in missing and '[random]' not in missing
     assert '- playing cards: every variant ([configs/benchmarks/cards/]' \
         '(../benchmarks/cards/))' in lines
+
+
+def test_ohem_readme_names_only_a_variants_own_unpaired_runs(
+        render, tmp_path):
+    # ohem's seed 3 has no random run; random's seed 2 no ohem run.
+    _write(tmp_path, 'bccd', 'scratch', [
+        _run('random', 0, 40.),
+        _run('random', 1, 41.),
+        _run('random', 2, 42.),
+        _run('ohem', 0, 41.),
+        _run('ohem', 1, 43.),
+        _run('ohem', 3, 99.)
+    ])
+    block = render.render_ohem_readme(render.load_cells(str(tmp_path)))
+    assert 'Not in the Δs: BCCD scratch ohem seed 3 (no random run of its ' \
+        'seed and commit to pair with).' in block
+    assert 'seed 2' not in block
 
 
 def test_metafile_results_are_rendered_in_place(render, tmp_path):

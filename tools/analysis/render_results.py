@@ -204,6 +204,17 @@ def verdict_sentence(verdicts: Dict[str, List[str]],
             '; '.join(clauses) + '.')
 
 
+def unpaired_runs(cell: Cell, variant: str,
+                  comp: Comparison) -> List[Tuple[str, int]]:
+    """The runs of ``variant`` in ``cell`` that its Δ leaves out.
+
+    Each row shows all of its own runs: only a variant's run with no
+    random run of its seed and commit is left out of something (its Δ). A
+    seed only random ran is in random's row, not missing from the variant.
+    """
+    return [(c, s) for c, s in comp.dropped if s in cell.used[variant]]
+
+
 def render_cell(cell: Cell) -> str:
     """Every variant of one set and regime: per-seed Δs and intervals."""
     if not cell.used:
@@ -236,9 +247,7 @@ def render_cell(cell: Cell) -> str:
         lines.append(f'| {label} | {_n(len(values))} | {spread} | '
                      f'{per_seed} | {_ci(comp.ci)}{paired} | '
                      f'{comp.ci.verdict} |')
-        # Each row shows all of its own runs: only a variant's run with no
-        # random run to pair with is left out of something (its Δ).
-        alone = [(c, s) for c, s in comp.dropped if s in cell.used[variant]]
+        alone = unpaired_runs(cell, variant, comp)
         if alone:
             notes.append(f'Not in the Δ of {variant}: ' +
                          _seeds_note(alone) + ' (no random run of its seed '
@@ -419,8 +428,9 @@ def render_ohem_readme(cells: Sequence[Cell], configs: str = CONFIGS) -> str:
                     delta = '– (no seed paired)' if comp is None else \
                         _ci(comp.ci) + ('' if comp.ci.n == len(values) else
                                         f' (n={comp.ci.n})')
-                    for short, seed in comp.dropped if comp else []:
-                        dropped.append(f'{short} {variant} seed {seed}')
+                    dropped += [(f'{short} {variant}', seed)
+                                for short, seed in (unpaired_runs(
+                                    cell, variant, comp) if comp else [])]
                 lines.append(
                     f'| {SETS[set_name].model_name} | '
                     f'{_config_link(set_name, variant, configs)} | '
@@ -428,9 +438,8 @@ def render_ohem_readme(cells: Sequence[Cell], configs: str = CONFIGS) -> str:
                     f'{statistics.fmean(values):.1f} | {delta} |')
     notes = [f'{MARK} fewer than {MIN_SEEDS} seeds.'] if few else []
     if dropped:
-        notes.append('Dropped from the Δs: ' + '; '.join(dropped) +
-                     ' (run by only one of random and the variant, or by '
-                     'the two at different commits: not paired).')
+        notes.append('Not in the Δs: ' + _seeds_note(dropped) +
+                     ' (no random run of its seed and commit to pair with).')
     notes.append(
         provenance_note([r for c in bench for r in c.by_commit.values()],
                         sum(c.superseded for c in bench),
