@@ -103,13 +103,15 @@ VARIANTS = ('random', 'mmdet-ohem', 'ohem', 'ohem-perlabel', 'ohem-agnostic',
             'ohem-paper')
 # The random share swept: the entry mining but random_fraction.
 SWEEP = ('ohem-rand0.25', 'ohem-rand0.75')
+# The entry mining after 100 iterations of random picks.
+WARMUP = ('ohem-warmup', )
 
 
 @pytest.mark.parametrize('set_name', SETS)
 def test_benchmark_variants_differ_only_in_sampling(set_name):
     variants = sorted(glob.glob(osp.join(CONFIG_DIR, 'benchmarks', set_name,
                                          'faster-rcnn_*.py')))
-    assert len(variants) == len(VARIANTS) + len(SWEEP)
+    assert len(variants) == len(VARIANTS) + len(SWEEP) + len(WARMUP)
     dumps = []
     for path in variants:
         cfg = Config.fromfile(path).to_dict()
@@ -226,7 +228,10 @@ def test_readme_and_metafile_results_are_rendered():
 # ------------------------------------------------------ one mining setting
 
 MINING_KEYS = ('num', 'pos_fraction', 'ranking', 'nms_thr', 'nms_per_label',
-               'scope', 'random_fraction', 'add_gt_as_proposals')
+               'scope', 'random_fraction', 'add_gt_as_proposals',
+               'warmup_iters')
+# The sampler's own default of a key the fragment leaves out.
+SAMPLER_DEFAULTS = dict(warmup_iters=0)
 
 
 def fragment_sampler() -> dict:
@@ -250,6 +255,7 @@ STATED = {
     'ohem-paper': dict(nms_thr=0.7, nms_per_label=False, random_fraction=0.),
     'ohem-rand0.25': dict(random_fraction=0.25),
     'ohem-rand0.75': dict(random_fraction=0.75),
+    'ohem-warmup': dict(warmup_iters=100),
 }
 STATED_R50 = {
     'faster-rcnn_r50_fpn_loss-ranked-ohem-paper_1x_coco.py':
@@ -272,8 +278,9 @@ def stated_keys(path: str) -> list:
 
 
 def test_every_ohem_config_is_checked():
-    # 4 sets: the 4 mining variants and the 2 sweep configs each.
-    assert len(OHEM_CONFIGS) == 6 + 4 * (4 + len(SWEEP)) + 1
+    # 4 sets: the 4 mining variants, the 2 sweep configs and the warm-up
+    # each.
+    assert len(OHEM_CONFIGS) == 6 + 4 * (4 + len(SWEEP) + len(WARMUP)) + 1
     # The old names of the variants are gone.
     assert not [p for p in OHEM_CONFIGS
                 if re.search(r'nms0\.5|label0\.5|_ohem_1x', p)]
@@ -286,8 +293,12 @@ def test_ohem_configs_mine_as_the_fragment_but_what_they_state(path):
         type='LossRankedOHEMSampler', num=64, pos_fraction=None,
         ranking='cls+bbox', nms_thr=0.5, nms_per_label=True,
         random_fraction=0.5, scope='image', add_gt_as_proposals=True)
-    assert built_mining(path) == [dict(fragment, **stated)
-                                  for stated in stated_keys(path)]
+    assert built_mining(path) == [
+        dict(fragment, **{
+            **SAMPLER_DEFAULTS,
+            **stated
+        }) for stated in stated_keys(path)
+    ]
 
 
 def test_only_the_fragment_writes_the_sampler_out():

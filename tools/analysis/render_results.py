@@ -52,7 +52,8 @@ OHEM_RESULTS = ('<!-- ohem-results:start -->', '<!-- ohem-results:end -->')
 SWEEP = ('<!-- sweep:start -->', '<!-- sweep:end -->')
 COST = ('<!-- cost:start -->', '<!-- cost:end -->')
 CONFIGS = osp.join(ROOT, 'mmdet_ohem', 'configs')
-COMPARISONS = ('mmdet-ohem', 'ohem-agnostic', 'ohem-perlabel', 'ohem-paper')
+COMPARISONS = ('mmdet-ohem', 'ohem-agnostic', 'ohem-perlabel', 'ohem-paper',
+               'ohem-warmup')
 LABELS = {
     'random': 'random (RandomSampler)',
     'ohem': 'ohem (entry config)',
@@ -62,6 +63,7 @@ LABELS = {
     'ohem-paper': 'ohem-paper (NMS 0.7 per label)',
     'ohem-rand0.25': 'ohem-rand0.25 (random share 0.25)',
     'ohem-rand0.75': 'ohem-rand0.75 (random share 0.75)',
+    'ohem-warmup': 'ohem-warmup (random picks for the first 100 it)',
 }
 # The random share (random_fraction) of the entry mining, swept on the real
 # sets from scratch: each share's variant.
