@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(if $(VIRTUAL_ENV),$(VIRTUAL_ENV)/bin/python,$(VENV)/bin/python)
 
-.PHONY: install test test-dist test-slow lint demo bench bench-warm bench-mmdet sweep ablations device-check clean
+.PHONY: install test test-dist test-slow lint demo bench bench-warm comparisons sweep ablations device-check clean
 
 install:  ## the pinned stack in .venv (or the active virtualenv)
 	bash tools/install.sh
@@ -30,9 +30,9 @@ bench-warm:  ## README's warm-start rows: the same from a random-sampling checkp
 	$(PY) tools/analysis/run_bench.py --preset bench-warm --out docs/results
 	$(PY) tools/analysis/render_results.py
 
-bench-mmdet:  ## mmdet's OHEMSampler on the real sets x 3 seeds, scratch (a comparison row of docs/results.md)
+comparisons:  ## mmdet's OHEMSampler and mining by loss alone on the real sets x 3 seeds, scratch (the comparison rows of docs/results.md)
 	@test -x $(PY) || $(MAKE) install
-	$(PY) tools/analysis/run_bench.py --preset bench-mmdet --out docs/results
+	$(PY) tools/analysis/run_bench.py --preset comparisons --keep-other-commits --out docs/results
 	$(PY) tools/analysis/render_results.py
 
 sweep:  ## the random share {0.25, 0.5, 0.75} on the real sets x 3 seeds, scratch, against 0.5 -> docs/results.md

@@ -97,6 +97,11 @@ def test_presets(bench):
         ['bccd', 'raccoon', 'cards'], [0, 1, 2], ['scratch'])
     assert sweep.variants == ['random', 'ohem-rand0.25', 'ohem',
                               'ohem-rand0.75']
+    comparisons = bench.parse_args(['--preset', 'comparisons'])
+    assert (comparisons.sets, comparisons.seeds, comparisons.regimes) == (
+        ['bccd', 'raccoon', 'cards'], [0, 1, 2], ['scratch'])
+    assert comparisons.variants == ['random', 'mmdet-ohem', 'ohem-agnostic',
+                                    'ohem-perlabel']
 
 
 def test_warm_start_continues_from_one_random_checkpoint(bench):

@@ -33,7 +33,7 @@ Real photos are read in place: ``BCCD_ROOT``, ``RACCOON_ROOT`` and
 skipped with a message.
 
 Presets name the runs of ``make demo``, ``make bench`` / ``bench-warm`` /
-``bench-mmdet``, ``make ablations`` and the evidence ``panel``; options
+``comparisons``, ``make ablations`` and the evidence ``panel``; options
 override them. Example::
 
     python tools/analysis/run_bench.py --preset bench --out docs/results
@@ -82,10 +82,12 @@ PRESETS = {
     dict(sets=list(SETS), variants=MAIN, seeds=SEEDS, regimes=['scratch']),
     'bench-warm':
     dict(sets=list(SETS), variants=MAIN, seeds=SEEDS, regimes=['warm']),
-    'bench-mmdet':
-    dict(sets=list(REAL_SETS), variants=['random', 'mmdet-ohem'],
-         seeds=[0, 1, 2],
-         regimes=['scratch']),
+    # The comparison rows of docs/results.md: mmdet's OHEMSampler and
+    # mining by loss alone (no random share), NMS per label or per image.
+    'comparisons':
+    dict(sets=list(REAL_SETS),
+         variants=['random', 'mmdet-ohem', 'ohem-agnostic', 'ohem-perlabel'],
+         seeds=[0, 1, 2], regimes=['scratch']),
     'ablations':
     dict(sets=['synthetic'],
          variants=['random', 'ohem', 'ohem-agnostic', 'ohem-perlabel',
