@@ -206,6 +206,10 @@ def verdict_sentence(verdicts: Dict[str, List[str]],
             '; '.join(clauses) + '.')
 
 
+# Why unpaired_runs are left out of a Δ.
+UNPAIRED = '(no random run of its seed and commit to pair with)'
+
+
 def unpaired_runs(cell: Cell, variant: str,
                   comp: Comparison) -> List[Tuple[str, int]]:
     """The runs of ``variant`` in ``cell`` that its Δ leaves out.
@@ -252,8 +256,7 @@ def render_cell(cell: Cell) -> str:
         alone = unpaired_runs(cell, variant, comp)
         if alone:
             notes.append(f'Not in the Δ of {variant}: ' +
-                         _seeds_note(alone) + ' (no random run of its seed '
-                         'and commit to pair with).')
+                         _seeds_note(alone) + f' {UNPAIRED}.')
     lines.append('')
     if any(len(v) < MIN_SEEDS for v in cell.values.values()):
         notes.insert(0, f'{MARK} fewer than {MIN_SEEDS} seeds.')
@@ -441,7 +444,7 @@ def render_ohem_readme(cells: Sequence[Cell], configs: str = CONFIGS) -> str:
     notes = [f'{MARK} fewer than {MIN_SEEDS} seeds.'] if few else []
     if dropped:
         notes.append('Not in the Δs: ' + _seeds_note(dropped) +
-                     ' (no random run of its seed and commit to pair with).')
+                     f' {UNPAIRED}.')
     notes.append(
         provenance_note([r for c in bench for r in c.by_commit.values()],
                         sum(c.superseded for c in bench),
