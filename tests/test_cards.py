@@ -279,7 +279,7 @@ def test_boxes_are_the_ones_xmldataset_loads(cards, coco, tmp_path):
 @pytest.mark.usefixtures('cards_env')
 def test_configs_build_and_the_train_set_loads(cards, coco):
     register_all_modules()
-    assert len(CONFIGS) == 8  # six variants, two random shares
+    assert len(CONFIGS) == 9  # six variants, two random shares, the warm-up
     for path in CONFIGS:
         cfg = Config.fromfile(path)
         model = MODELS.build(cfg.model)
